@@ -1,0 +1,3 @@
+module maira
+
+go 1.26

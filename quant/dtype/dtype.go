@@ -1,0 +1,120 @@
+// Package dtype is the one registry of tensor element encodings: plain floats
+// and llama.cpp's block quantizations. A type is defined here in exactly one
+// table row (block size, bytes per block, decoder, encoder), as ggml's
+// type_traits[] does; GGUF readers and writers, the converter and the compute
+// kernels all look types up here. It imports nothing of ours, so every other
+// package may import it.
+package dtype
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Type is a tensor element encoding. The numbers are ggml's (enum ggml_type in
+// ggml.h), so the type field of a GGUF tensor is a Type as it stands.
+type Type uint32
+
+// The types maira reads and writes.
+const (
+	F32  Type = 0
+	F16  Type = 1
+	Q4_0 Type = 2
+	Q8_0 Type = 8
+	Q4_K Type = 12
+	Q6_K Type = 14
+	BF16 Type = 30
+)
+
+// Traits describes one type: how many elements a block holds, how many bytes
+// it takes, and how to decode and encode whole blocks.
+type Traits struct {
+	Name       string // lower-case name as users type it ("q4_k")
+	BlockSize  int    // elements per block (1 for plain floats)
+	BlockBytes int    // bytes per block
+	Quantized  bool   // a block format with scales, not a plain float
+
+	// ToFloat decodes len(dst)/BlockSize blocks from src into dst.
+	// len(dst) must be a multiple of BlockSize and src must hold the blocks.
+	ToFloat func(dst []float32, src []byte)
+	// FromFloat encodes len(src)/BlockSize blocks of src into dst,
+	// bit-identical to llama.cpp's quantize_row_*_ref for that type.
+	FromFloat func(dst []byte, src []float32)
+}
+
+// traits is filled by the files of this package, one per type, from init
+// functions, so each type's numbers and code stand together.
+var traits = map[Type]*Traits{}
+
+func register(t Type, tr *Traits) {
+	if _, dup := traits[t]; dup {
+		panic("dtype: type registered twice: " + tr.Name)
+	}
+	traits[t] = tr
+}
+
+// Traits returns the row of t, or nil for a type maira does not support.
+func (t Type) Traits() *Traits { return traits[t] }
+
+// Known reports whether maira supports t.
+func (t Type) Known() bool { return traits[t] != nil }
+
+// String returns the lower-case name ("q4_k"), or "type(N)" for unknown types.
+func (t Type) String() string {
+	if tr := traits[t]; tr != nil {
+		return tr.Name
+	}
+	return fmt.Sprintf("type(%d)", uint32(t))
+}
+
+// BlockSize returns the number of elements per block (0 for unknown types).
+func (t Type) BlockSize() int {
+	if tr := traits[t]; tr != nil {
+		return tr.BlockSize
+	}
+	return 0
+}
+
+// RowBytes returns the bytes taken by n elements of type t. n must be a
+// multiple of the block size.
+func (t Type) RowBytes(n int64) (int64, error) {
+	tr := traits[t]
+	if tr == nil {
+		return 0, fmt.Errorf("unsupported tensor type %s", t)
+	}
+	if n < 0 || n%int64(tr.BlockSize) != 0 {
+		return 0, fmt.Errorf("%d elements is not a whole number of %s blocks of %d", n, tr.Name, tr.BlockSize)
+	}
+	return n / int64(tr.BlockSize) * int64(tr.BlockBytes), nil
+}
+
+// Parse returns the type named s ("q4_k", "Q4_K", "bf16"), case-insensitively.
+func Parse(s string) (Type, error) {
+	l := strings.ToLower(s)
+	for t, tr := range traits {
+		if tr.Name == l {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown tensor type %q (known: %s)", s, strings.Join(Names(), ", "))
+}
+
+// All returns the supported types in ggml's numeric order.
+func All() []Type {
+	var ts []Type
+	for t := Type(0); t < 64; t++ {
+		if traits[t] != nil {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// Names returns the supported type names in ggml's numeric order.
+func Names() []string {
+	var ns []string
+	for _, t := range All() {
+		ns = append(ns, traits[t].Name)
+	}
+	return ns
+}
