@@ -1,0 +1,153 @@
+package safetensors
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync"
+	"unsafe"
+)
+
+// Tensor is one named array of a safetensors file.
+type Tensor struct {
+	Name  string
+	DType DType
+	Shape []int64 // empty for a 0-dim scalar
+	Data  []byte  // zero-copy view into the memory-mapped file; nil after the file is closed
+	File  string  // path of the file that holds it
+
+	file *File // owner, for Set.Release; nil for tensors built by hand
+	off  int64 // offset of Data within the file
+}
+
+// NumElements returns the product of the dimensions: 1 for a scalar, 0 when
+// any dimension is 0. Shapes read by Parse are checked not to overflow.
+func (t *Tensor) NumElements() int64 {
+	n := int64(1)
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// Float32 decodes elements [off, off+len(dst)) of t into dst. It supports
+// F32, F16 and BF16; any other dtype is an error naming the file, the tensor
+// and the dtype. It sits on the conversion hot path, so it decodes straight
+// from the mapping with no intermediate buffer; callers stream a large tensor
+// through a reused dst.
+func (t *Tensor) Float32(dst []float32, off int64) error {
+	size := int64(t.DType.Size())
+	switch t.DType {
+	case F32, F16, BF16:
+	default:
+		return fmt.Errorf("%s: tensor %s: dtype %s cannot be decoded to float32 (only F32, F16 and BF16 can)", t.File, t.Name, t.DType)
+	}
+	n := int64(len(dst))
+	total := t.NumElements()
+	if off < 0 || off > total || n > total-off {
+		return fmt.Errorf("%s: tensor %s: elements [%d, %d) out of range (it has %d)", t.File, t.Name, off, off+n, total)
+	}
+	if n == 0 {
+		return nil
+	}
+	begin, end := off*size, (off+n)*size
+	if end > int64(len(t.Data)) {
+		return fmt.Errorf("%s: tensor %s: data holds %d bytes, elements [%d, %d) need %d (file closed?)", t.File, t.Name, len(t.Data), off, off+n, end)
+	}
+	src := t.Data[begin:end]
+	switch t.DType {
+	case F32:
+		decodeF32(dst, src)
+	case F16:
+		decodeF16(dst, src)
+	case BF16:
+		decodeBF16(dst, src)
+	}
+	return nil
+}
+
+// littleEndian is true on every platform maira ships for (amd64, arm64);
+// the check keeps the F32 fast path honest should that ever change.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// decodeF32 copies little-endian float32s. On a little-endian machine the
+// bytes already are the floats, so it is one memmove; going through the
+// bytes of dst avoids any alignment question about src (tensor data sits at
+// whatever offset the header gives).
+func decodeF32(dst []float32, src []byte) {
+	if littleEndian {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)), src)
+		return
+	}
+	src = src[:4*len(dst)]
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+	}
+}
+
+// decodeBF16 widens bfloat16s: a bf16 is the top half of a float32, so
+// widening is a shift and is exact for every value, NaNs and infinities
+// included. It reads four elements per 8-byte load, which the Go compiler
+// turns into one load and four shifts/masks.
+//
+// TODO: switch to dtype.DecodeBF16 once maira/quant/dtype has it.
+func decodeBF16(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		v := binary.LittleEndian.Uint64(src[2*i:])
+		d := dst[i : i+4 : i+4]
+		d[0] = math.Float32frombits(uint32(v) << 16)
+		d[1] = math.Float32frombits(uint32(v) & 0xffff0000)
+		d[2] = math.Float32frombits(uint32(v>>32) << 16)
+		d[3] = math.Float32frombits(uint32(v>>32) & 0xffff0000)
+	}
+	for ; i < len(dst); i++ {
+		dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
+	}
+}
+
+// decodeF16 widens IEEE 754 half floats through a table of all 65536 of
+// them (256 KiB, built on first use): one load per element measured about
+// 2.5x faster than the branch-free arithmetic and 4x faster than the
+// branching one on random input, where NaN and subnormal branches mispredict.
+//
+// TODO: switch to dtype.DecodeF16 once maira/quant/dtype has it.
+func decodeF16(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	table := (*f16Table())[:]
+	for i := range dst {
+		dst[i] = table[binary.LittleEndian.Uint16(src[2*i:])]
+	}
+}
+
+// f16Table returns every half float widened, indexed by its bits.
+var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for h := range t {
+		t[h] = f16ToF32(uint16(h))
+	}
+	return &t
+})
+
+// f16ToF32 widens one half float exactly. Normal numbers rebias the exponent
+// (15 -> 127, hence +112); subnormals are mant * 2^-24, which float32 holds
+// exactly; infinities and NaNs keep their payload, shifted into place.
+func f16ToF32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+	case mant == 0:
+		return math.Float32frombits(sign)
+	default:
+		return math.Float32frombits(sign | math.Float32bits(float32(mant)*(1.0/(1<<24))))
+	}
+}
