@@ -88,6 +88,43 @@ func (t Type) RowBytes(n int64) (int64, error) {
 	return n / int64(tr.BlockSize) * int64(tr.BlockBytes), nil
 }
 
+// Encode quantizes src into dst with t's FromFloat. len(src) must be a whole
+// number of blocks and dst exactly the bytes they take. NaN and Inf inputs
+// neither panic nor hang, but what they encode to is unspecified (the caller
+// checks its sources); finite inputs give ggml's bytes.
+func (t Type) Encode(dst []byte, src []float32) error {
+	tr := traits[t]
+	if tr == nil {
+		return fmt.Errorf("encode: unsupported tensor type %s", t)
+	}
+	if len(src)%tr.BlockSize != 0 {
+		return fmt.Errorf("encode %s: %d values is not a whole number of blocks of %d", tr.Name, len(src), tr.BlockSize)
+	}
+	if want := len(src) / tr.BlockSize * tr.BlockBytes; len(dst) != want {
+		return fmt.Errorf("encode %s: %d values need %d bytes, destination has %d", tr.Name, len(src), want, len(dst))
+	}
+	tr.FromFloat(dst, src)
+	return nil
+}
+
+// Decode dequantizes src into dst with t's ToFloat. len(dst) must be a whole
+// number of blocks and src exactly the bytes they take. Any bytes decode
+// without error (a scale may decode to Inf or NaN).
+func (t Type) Decode(dst []float32, src []byte) error {
+	tr := traits[t]
+	if tr == nil {
+		return fmt.Errorf("decode: unsupported tensor type %s", t)
+	}
+	if len(dst)%tr.BlockSize != 0 {
+		return fmt.Errorf("decode %s: %d values is not a whole number of blocks of %d", tr.Name, len(dst), tr.BlockSize)
+	}
+	if want := len(dst) / tr.BlockSize * tr.BlockBytes; len(src) != want {
+		return fmt.Errorf("decode %s: %d values need %d bytes, source has %d", tr.Name, len(dst), want, len(src))
+	}
+	tr.ToFloat(dst, src)
+	return nil
+}
+
 // Parse returns the type named s ("q4_k", "Q4_K", "bf16"), case-insensitively.
 func Parse(s string) (Type, error) {
 	l := strings.ToLower(s)
