@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"maira/quant/dtype"
 )
 
 // tensorData is a tensor to write in a test: its spec and its bytes.
@@ -205,7 +207,7 @@ func TestFloat32(t *testing.T) {
 				math.Float32bits(inf), math.Float32bits(-inf),
 				0x7fc00000,
 				math.Float32bits(0.333251953125),
-				0x7f802000, // signalling NaN keeps its payload
+				0x7fc02000, // a signalling NaN keeps its payload and comes out quiet, as in ggml
 			}},
 	}
 	for _, tt := range tests {
@@ -239,36 +241,67 @@ func bitsOf(vs ...float32) []uint32 {
 	return out
 }
 
-// TestF16Exhaustive holds every half float to a reference built from the
-// IEEE 754 definition in float64.
-func TestF16Exhaustive(t *testing.T) {
-	for h := 0; h < 1<<16; h++ {
-		sign, exp, mant := h>>15, (h>>10)&0x1f, h&0x3ff
-		var want float64
-		switch {
-		case exp == 0x1f && mant == 0:
-			want = math.Inf(1)
-		case exp == 0x1f:
-			want = math.NaN()
-		case exp == 0:
-			want = math.Ldexp(float64(mant), -24)
-		default:
-			want = math.Ldexp(float64(mant|0x400), exp-25)
+// TestHalfExhaustive decodes every F16 and BF16 value through Float32 and
+// holds the result to maira/quant/dtype's decoders (bit for bit) and, for
+// numbers, to the IEEE 754 definition computed in float64.
+func TestHalfExhaustive(t *testing.T) {
+	all := make([]uint16, 1<<16)
+	for i := range all {
+		all[i] = uint16(i)
+	}
+	src := u16Bytes(all...)
+	for _, tt := range []struct {
+		dtype DType
+		ref   func([]float32, []byte) int
+	}{{F16, dtype.DecodeF16}, {BF16, dtype.DecodeBF16}} {
+		x := &Tensor{Name: "all", DType: tt.dtype, Shape: []int64{1 << 16}, Data: src, File: "mem"}
+		got := make([]float32, 1<<16)
+		// Offset 1 so the bf16 loop's 4-element groups straddle differently.
+		if err := x.Float32(got[:1], 0); err != nil {
+			t.Fatal(err)
 		}
-		if sign == 1 {
-			want = -want
+		if err := x.Float32(got[1:], 1); err != nil {
+			t.Fatal(err)
 		}
-		got := f16ToF32(uint16(h))
-		if math.IsNaN(want) {
-			if !math.IsNaN(float64(got)) || math.Float32bits(got)>>31 != uint32(sign) {
-				t.Fatalf("%#04x: got %v, want NaN of sign %d", h, got, sign)
+		want := make([]float32, 1<<16)
+		tt.ref(want, src)
+		for h := range all {
+			if math.Float32bits(got[h]) != math.Float32bits(want[h]) {
+				t.Fatalf("%s %#04x: got %#08x, dtype gives %#08x", tt.dtype, h, math.Float32bits(got[h]), math.Float32bits(want[h]))
 			}
-			continue
-		}
-		if math.Float32bits(got) != math.Float32bits(float32(want)) {
-			t.Fatalf("%#04x: got %v (%#08x), want %v", h, got, math.Float32bits(got), want)
+			ieee := halfValue(uint16(h), tt.dtype)
+			if math.IsNaN(ieee) != math.IsNaN(float64(got[h])) || (!math.IsNaN(ieee) && math.Float32bits(got[h]) != math.Float32bits(float32(ieee))) {
+				t.Fatalf("%s %#04x: got %v, want %v", tt.dtype, h, got[h], ieee)
+			}
 		}
 	}
+}
+
+// halfValue is the value of a 16-bit float from its definition: 5 exponent
+// bits and 10 mantissa bits for F16, 8 and 7 for BF16.
+func halfValue(h uint16, d DType) float64 {
+	expBits, mantBits := 5, 10
+	if d == BF16 {
+		expBits, mantBits = 8, 7
+	}
+	bias := 1<<(expBits-1) - 1
+	exp := int(h>>mantBits) & (1<<expBits - 1)
+	mant := int(h) & (1<<mantBits - 1)
+	var v float64
+	switch {
+	case exp == 1<<expBits-1 && mant == 0:
+		v = math.Inf(1)
+	case exp == 1<<expBits-1:
+		return math.NaN()
+	case exp == 0:
+		v = math.Ldexp(float64(mant), 1-bias-mantBits)
+	default:
+		v = math.Ldexp(float64(mant|1<<mantBits), exp-bias-mantBits)
+	}
+	if h&0x8000 != 0 {
+		v = -v
+	}
+	return v
 }
 
 func TestFloat32Errors(t *testing.T) {

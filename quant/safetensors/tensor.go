@@ -6,6 +6,8 @@ import (
 	"math"
 	"sync"
 	"unsafe"
+
+	"maira/quant/dtype"
 )
 
 // Tensor is one named array of a safetensors file.
@@ -90,10 +92,11 @@ func decodeF32(dst []float32, src []byte) {
 
 // decodeBF16 widens bfloat16s: a bf16 is the top half of a float32, so
 // widening is a shift and is exact for every value, NaNs and infinities
-// included. It reads four elements per 8-byte load, which the Go compiler
-// turns into one load and four shifts/masks.
+// included. It is bit-identical to dtype.DecodeBF16 (the test holds it to
+// that for all 65536 values) but reads four elements per 8-byte load, which
+// measured 2.1x faster (6.9 vs 3.3 GB/s of input on the build machine).
 //
-// TODO: switch to dtype.DecodeBF16 once maira/quant/dtype has it.
+// TODO: move this loop into dtype.DecodeBF16 and call that.
 func decodeBF16(dst []float32, src []byte) {
 	src = src[:2*len(dst)]
 	i := 0
@@ -110,44 +113,27 @@ func decodeBF16(dst []float32, src []byte) {
 	}
 }
 
-// decodeF16 widens IEEE 754 half floats through a table of all 65536 of
-// them (256 KiB, built on first use): one load per element measured about
-// 2.5x faster than the branch-free arithmetic and 4x faster than the
-// branching one on random input, where NaN and subnormal branches mispredict.
+// decodeF16 widens IEEE 754 half floats by looking each up in a table of
+// all 65536 of them, built with dtype.FP16ToFP32 so the values are ggml's
+// (NaNs come out quiet). One load per element measured 3.9x faster than
+// dtype.DecodeF16's branches on random input (3.9 vs 1.0 GB/s), where the
+// NaN and subnormal branches mispredict.
 //
-// TODO: switch to dtype.DecodeF16 once maira/quant/dtype has it.
+// TODO: move the table into dtype.DecodeF16 and call that.
 func decodeF16(dst []float32, src []byte) {
 	src = src[:2*len(dst)]
-	table := (*f16Table())[:]
+	table := f16Table()[:]
 	for i := range dst {
 		dst[i] = table[binary.LittleEndian.Uint16(src[2*i:])]
 	}
 }
 
-// f16Table returns every half float widened, indexed by its bits.
+// f16Table returns every half float widened, indexed by its bits (256 KiB,
+// built on first use).
 var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
 	var t [1 << 16]float32
 	for h := range t {
-		t[h] = f16ToF32(uint16(h))
+		t[h] = dtype.FP16ToFP32(uint16(h))
 	}
 	return &t
 })
-
-// f16ToF32 widens one half float exactly. Normal numbers rebias the exponent
-// (15 -> 127, hence +112); subnormals are mant * 2^-24, which float32 holds
-// exactly; infinities and NaNs keep their payload, shifted into place.
-func f16ToF32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
-	case mant == 0:
-		return math.Float32frombits(sign)
-	default:
-		return math.Float32frombits(sign | math.Float32bits(float32(mant)*(1.0/(1<<24))))
-	}
-}
