@@ -123,7 +123,7 @@ func Parse(data []byte, path string) (*File, error) {
 		t := &Tensor{Name: key, File: path, file: f}
 		begin, end, err := readEntry(dec, t)
 		if err != nil {
-			return fmt.Errorf("tensor %s: %v", key, err)
+			return fmt.Errorf("tensor %s: %v", printName(key), err)
 		}
 		entries = append(entries, entry{t, begin, end})
 		return nil
@@ -136,7 +136,7 @@ func Parse(data []byte, path string) (*File, error) {
 		if string(dup) == metadataKey {
 			return nil, fmt.Errorf("%s: %s appears twice in the header", path, metadataKey)
 		}
-		return nil, fmt.Errorf("%s: tensor %s: duplicate name in the header", path, string(dup))
+		return nil, fmt.Errorf("%s: tensor %s: duplicate name in the header", path, printName(string(dup)))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
@@ -146,17 +146,17 @@ func Parse(data []byte, path string) (*File, error) {
 	for _, e := range entries {
 		t := e.t
 		if e.end > bodyLen {
-			return nil, fmt.Errorf("%s: tensor %s: data ends at byte %d of a data section of %d bytes (truncated)", path, t.Name, e.end, bodyLen)
+			return nil, fmt.Errorf("%s: tensor %s: data ends at byte %d of a data section of %d bytes (truncated)", path, printName(t.Name), e.end, bodyLen)
 		}
 		if size := t.DType.Size(); size > 0 {
 			elems, err := numElements(t.Shape)
 			if err != nil {
-				return nil, fmt.Errorf("%s: tensor %s: %v", path, t.Name, err)
+				return nil, fmt.Errorf("%s: tensor %s: %v", path, printName(t.Name), err)
 			}
 			hi, lo := bits.Mul64(uint64(elems), uint64(size))
 			if hi != 0 || lo != uint64(e.end-e.begin) {
 				return nil, fmt.Errorf("%s: tensor %s: data_offsets [%d, %d) hold %d bytes, but %d %s elements of shape %v take %d×%d",
-					path, t.Name, e.begin, e.end, e.end-e.begin, elems, t.DType, t.Shape, elems, size)
+					path, printName(t.Name), e.begin, e.end, e.end-e.begin, elems, printName(string(t.DType)), t.Shape, elems, size)
 			}
 		}
 		t.off = 8 + int64(n) + e.begin
@@ -183,7 +183,7 @@ func Parse(data []byte, path string) (*File, error) {
 		}
 		if prev != nil && e.begin < prev.end {
 			return nil, fmt.Errorf("%s: tensor %s: data [%d, %d) overlaps tensor %s at [%d, %d)",
-				path, e.t.Name, e.begin, e.end, prev.t.Name, prev.begin, prev.end)
+				path, printName(e.t.Name), e.begin, e.end, printName(prev.t.Name), prev.begin, prev.end)
 		}
 		prev = e
 	}
@@ -192,6 +192,21 @@ func Parse(data []byte, path string) (*File, error) {
 		f.Tensors[i] = e.t
 	}
 	return f, nil
+}
+
+// printName returns a name read from a file as it stands when it prints
+// cleanly, or quoted when it is empty or holds characters (a newline, a
+// control byte) that would break a one-line error message.
+func printName(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // numElements multiplies out a shape, failing on overflow of int64.

@@ -374,6 +374,8 @@ func TestBadFiles(t *testing.T) {
 		{"trailing", rawFile(`{}{}`, nil), "", "extra data after the top-level object (an object)"},
 		{"entry not object", rawFile(`{"a": 5}`, nil), "a", "entry is a number, not an object"},
 		{"missing dtype", rawFile(`{"a": {"shape": [2], "data_offsets": [0, 8]}}`, f32x2), "a", "missing dtype"},
+		{"name with newline", rawFile(`{"a\nb": {"shape": [2], "data_offsets": [0, 8]}}`, f32x2), `"a\nb"`, "missing dtype"},
+		{"empty name", rawFile(`{"": {"shape": [2], "data_offsets": [0, 8]}}`, f32x2), `""`, "missing dtype"},
 		{"missing shape", rawFile(`{"a": {"dtype": "F32", "data_offsets": [0, 8]}}`, f32x2), "a", "missing shape"},
 		{"missing offsets", rawFile(`{"a": {"dtype": "F32", "shape": [2]}}`, f32x2), "a", "missing data_offsets"},
 		{"dtype number", rawFile(`{"a": {"dtype": 3, "shape": [2], "data_offsets": [0, 8]}}`, f32x2), "a", "dtype is a number"},

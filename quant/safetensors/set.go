@@ -136,7 +136,7 @@ func openIndex(path string) (_ *Set, err error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			names := byShard[shard]
 			sort.Strings(names)
-			return nil, fmt.Errorf("%s: shard %s is missing (the index puts %d tensor(s) there, e.g. %s)", path, shard, len(names), names[0])
+			return nil, fmt.Errorf("%s: shard %s is missing (the index puts %d tensor(s) there, e.g. %s)", path, shard, len(names), printName(names[0]))
 		}
 		if err != nil {
 			return nil, err
@@ -148,7 +148,7 @@ func openIndex(path string) (_ *Set, err error) {
 	for _, f := range s.Files {
 		for _, t := range f.Tensors {
 			if prev, dup := owner[t.Name]; dup {
-				return nil, fmt.Errorf("%s: tensor %s: present in shards %s and %s", path, t.Name, filepath.Base(prev.File), filepath.Base(t.File))
+				return nil, fmt.Errorf("%s: tensor %s: present in shards %s and %s", path, printName(t.Name), filepath.Base(prev.File), filepath.Base(t.File))
 			}
 			owner[t.Name] = t
 			s.Tensors = append(s.Tensors, t)
@@ -157,7 +157,7 @@ func openIndex(path string) (_ *Set, err error) {
 	for name, shard := range weightMap {
 		t := owner[name]
 		if t == nil || filepath.Base(t.File) != shard {
-			return nil, fmt.Errorf("%s: tensor %s: listed in the index for shard %s but absent from it", path, name, shard)
+			return nil, fmt.Errorf("%s: tensor %s: listed in the index for shard %s but absent from it", path, printName(name), shard)
 		}
 	}
 	sort.Slice(s.Tensors, func(i, j int) bool { return s.Tensors[i].Name < s.Tensors[j].Name })
@@ -182,10 +182,10 @@ func parseIndex(data []byte, path string) (map[string]string, error) {
 			}
 			shard, ok := tok.(string)
 			if !ok {
-				return fmt.Errorf("tensor %s: shard is %s, not a file name", name, describe(tok))
+				return fmt.Errorf("tensor %s: shard is %s, not a file name", printName(name), describe(tok))
 			}
 			if err := checkShardName(shard); err != nil {
-				return fmt.Errorf("tensor %s: %v", name, err)
+				return fmt.Errorf("tensor %s: %v", printName(name), err)
 			}
 			weightMap[name] = shard
 			return nil
@@ -213,7 +213,7 @@ func parseIndex(data []byte, path string) (map[string]string, error) {
 // checkShardName refuses shard names that could reach outside the index's
 // directory: an index is outside data, and "../../etc/passwd" is a name.
 func checkShardName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\") || printName(name) != name {
 		return fmt.Errorf("shard name %q is not a plain file name in the index's directory", name)
 	}
 	return nil

@@ -42,19 +42,19 @@ func (t *Tensor) Float32(dst []float32, off int64) error {
 	switch t.DType {
 	case F32, F16, BF16:
 	default:
-		return fmt.Errorf("%s: tensor %s: dtype %s cannot be decoded to float32 (only F32, F16 and BF16 can)", t.File, t.Name, t.DType)
+		return fmt.Errorf("%s: tensor %s: dtype %s cannot be decoded to float32 (only F32, F16 and BF16 can)", t.File, printName(t.Name), printName(string(t.DType)))
 	}
 	n := int64(len(dst))
 	total := t.NumElements()
 	if off < 0 || off > total || n > total-off {
-		return fmt.Errorf("%s: tensor %s: elements [%d, %d) out of range (it has %d)", t.File, t.Name, off, off+n, total)
+		return fmt.Errorf("%s: tensor %s: elements [%d, %d) out of range (it has %d)", t.File, printName(t.Name), off, off+n, total)
 	}
 	if n == 0 {
 		return nil
 	}
 	begin, end := off*size, (off+n)*size
 	if end > int64(len(t.Data)) {
-		return fmt.Errorf("%s: tensor %s: data holds %d bytes, elements [%d, %d) need %d (file closed?)", t.File, t.Name, len(t.Data), off, off+n, end)
+		return fmt.Errorf("%s: tensor %s: data holds %d bytes, elements [%d, %d) need %d (file closed?)", t.File, printName(t.Name), len(t.Data), off, off+n, end)
 	}
 	src := t.Data[begin:end]
 	switch t.DType {

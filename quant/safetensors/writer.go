@@ -112,7 +112,7 @@ func encodeHeader(path string, specs []Spec, metadata map[string]string) (header
 	ends = make([]int64, len(specs))
 	for i, s := range specs {
 		fail := func(format string, args ...any) error {
-			return fmt.Errorf("%s: tensor %s: %s", path, s.Name, fmt.Sprintf(format, args...))
+			return fmt.Errorf("%s: tensor %s: %s", path, printName(s.Name), fmt.Sprintf(format, args...))
 		}
 		switch {
 		case s.Name == metadataKey:
@@ -241,7 +241,7 @@ func (w *Writer) Close() error {
 	err := w.err
 	if err == nil && w.written != w.total {
 		i := sort.Search(len(w.ends), func(i int) bool { return w.ends[i] > w.written })
-		err = fmt.Errorf("%s: tensor %s: short data: %d of %d declared bytes written", w.path, w.specs[i].Name, w.written, w.total)
+		err = fmt.Errorf("%s: tensor %s: short data: %d of %d declared bytes written", w.path, printName(w.specs[i].Name), w.written, w.total)
 	}
 	if err == nil {
 		err = w.finish()
@@ -346,10 +346,10 @@ func formatIndex(weightMap map[string]string, totalSize int64) ([]byte, error) {
 			return nil, fmt.Errorf("tensor %q: name is not valid UTF-8", name)
 		}
 		if err := checkShardName(shard); err != nil {
-			return nil, fmt.Errorf("tensor %s: %v", name, err)
+			return nil, fmt.Errorf("tensor %s: %v", printName(name), err)
 		}
 		if !utf8.ValidString(shard) {
-			return nil, fmt.Errorf("tensor %s: shard name %q is not valid UTF-8", name, shard)
+			return nil, fmt.Errorf("tensor %s: shard name %q is not valid UTF-8", printName(name), shard)
 		}
 		names = append(names, name)
 	}

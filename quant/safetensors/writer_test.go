@@ -241,3 +241,46 @@ func TestWriteIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterChunks streams tensors larger than the write buffer in pieces
+// that straddle tensor boundaries, as a converter emitting rows does.
+func TestWriterChunks(t *testing.T) {
+	ts := []tensorData{
+		{Spec{"big", BF16, []int64{1024, 1500}}, seq(2*1024*1500, 3)},
+		{Spec{"small", F32, []int64{3}}, f32Bytes(1, 2, 3)},
+		{Spec{"empty", F16, []int64{0}}, nil},
+		{Spec{"tail", "U8", []int64{1001}}, seq(1001, 77)},
+	}
+	var all []byte
+	specs := make([]Spec, len(ts))
+	for i, td := range ts {
+		specs[i] = td.Spec
+		all = append(all, td.data...)
+	}
+	path := filepath.Join(t.TempDir(), "chunks.safetensors")
+	w, err := Create(path, specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	for rest, size := all, 1; len(rest) > 0; size = size*3 + 1 {
+		n := min(size%(3<<20), len(rest))
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i, td := range ts {
+		if got := f.Tensors[i]; got.Name != td.Name || string(got.Data) != string(td.data) {
+			t.Errorf("tensor %s differs after chunked writing", td.Name)
+		}
+	}
+}
