@@ -148,11 +148,12 @@ func mix64(z uint64) uint64 {
 
 // TestHalfEncodeAll encodes all 2^32 float32 bit patterns to fp16 and bf16
 // and compares a running hash, h = mix64(h ^ code), with the one the C
-// harness computed over ggml's conversions. About 10 s each; skipped with
-// -short.
+// harness computed over ggml's conversions. About 10 s of CPU each, so it
+// runs only when DTYPE_EXHAUSTIVE=1 is set; TestHalfEncodeSampled covers the
+// same ground more thinly on every run.
 func TestHalfEncodeAll(t *testing.T) {
-	if testing.Short() {
-		t.Skip("2^32 conversions; run without -short")
+	if os.Getenv("DTYPE_EXHAUSTIVE") != "1" {
+		t.Skip("2^32 conversions; set DTYPE_EXHAUSTIVE=1 to run")
 	}
 	for _, c := range []struct {
 		name string
@@ -172,5 +173,48 @@ func TestHalfEncodeAll(t *testing.T) {
 				t.Errorf("hash of all %s encodings = %#016x, ggml's = %#016x", c.name, h, c.want)
 			}
 		})
+	}
+}
+
+// refFP32ToFP16 is ggml_compute_fp32_to_fp16 step for step, float tricks
+// included, for the sampled comparison in TestHalfEncodeSampled.
+func refFP32ToFP16(f float32) uint16 {
+	w := math.Float32bits(f)
+	base := float32(float32(math.Float32frombits(w&0x7fffffff)*0x1p+112) * 0x1p-110)
+	shl1 := w + w
+	sign := w & 0x80000000
+	bias := shl1 & 0xff000000
+	if bias < 0x71000000 {
+		bias = 0x71000000
+	}
+	base = math.Float32frombits(bias>>1+0x07800000) + base
+	bits := math.Float32bits(base)
+	if shl1 > 0xff000000 {
+		return uint16(sign>>16) | 0x7e00
+	}
+	return uint16(sign>>16) | uint16((bits>>13)&0x7c00+bits&0x0fff)
+}
+
+// TestHalfEncodeSampled compares FP32ToFP16 with ggml's arithmetic on every
+// 509th bit pattern plus every pattern near a rounding boundary of the
+// exponents where halves are normal, subnormal or overflow; the exhaustive
+// check against ggml's own results is TestHalfEncodeAll.
+func TestHalfEncodeSampled(t *testing.T) {
+	check := func(b uint32) {
+		f := math.Float32frombits(b)
+		if got, want := FP32ToFP16(f), refFP32ToFP16(f); got != want {
+			t.Fatalf("FP32ToFP16(%#08x) = %#04x, ggml's arithmetic gives %#04x", b, got, want)
+		}
+	}
+	for b := uint64(0); b < 1<<32; b += 509 {
+		check(uint32(b))
+	}
+	for e := uint32(100); e <= 145; e++ {
+		for m := uint32(0); m < 1<<23; m += 1 << 12 {
+			for d := uint32(0); d < 3; d++ {
+				check(e<<23 | (m+d-1)&0x7fffff)
+				check(1<<31 | e<<23 | (m+d-1)&0x7fffff)
+			}
+		}
 	}
 }

@@ -42,7 +42,7 @@ func encodeQ4_K(dst []byte, src []float32) {
 			for l, v := range xs {
 				weights[l] = avX + absf(v)
 			}
-			scales[j] = makeQKX2Quants32(15, xs, &weights, (*[32]uint8)(L[32*j:]), &mins[j], -1, 0.1, 20)
+			scales[j], mins[j] = makeQKX2Quants32(xs, &weights, (*[32]uint8)(L[32*j:]))
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}
@@ -110,52 +110,243 @@ func scaleMinK4(j int, q []byte) (sc, m uint8) {
 	return q[j+4]&0xf | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
 }
 
-// makeQKX2Quants32 is ggml's make_qkx2_quants for n = 32 with use_mad false:
-// an affine fit x ~ scale*L + min (min <= 0) by weighted least squares over
-// nstep+1 candidate inverse scales (rmin + rdelta*is + nmax)/(max - min). It
-// writes levels L in [0, nmax], *theMin = -min, and returns the scale.
-// A winning candidate moves min, and every later candidate is built from the
-// moved min, exactly as in C.
-func makeQKX2Quants32(nmax int32, x, weights *[32]float32, L *[32]uint8, theMin *float32, rmin, rdelta float32, nstep int32) float32 {
-	var Laux [32]uint8
-	min_, max_ := x[0], x[0]
+// q4KNum[is] is the numerator rmin + rdelta*is + nmax of make_qkx2_quants's
+// candidate inverse scales for q4_K (rmin -1, rdelta 0.1, nmax 15, nstep 20),
+// evaluated in float32 in C's order.
+var q4KNum = func() (t [21]float32) {
+	rmin, rdelta, nmax := float32(-1), float32(0.1), float32(15)
+	for is := range t {
+		t[is] = rmin + float32(rdelta*float32(is)) + nmax
+	}
+	return t
+}()
+
+// q4KLevel turns t into float32(clamp(nearest_int(t), 0, 15)) with one add,
+// one mask and one load: adding q4KMagic = 1.5*2^23 + 512 leaves
+// nearest_int(t) + 512 in the low mantissa bits (exactly as nearest_int's
+// own 1.5*2^23 trick does, since both sums stay within [2^23, 2^24) where a
+// float's unit is 1), and for |t| <= 511 its low 10 bits index the table.
+// It replaces the int conversion, two clamps and the int-to-float conversion.
+var q4KLevel = func() (t [1024]float32) {
+	for k := range t {
+		t[k] = float32(max(0, min(15, k-512)))
+	}
+	return t
+}()
+
+const q4KMagic = magicRound + 512
+
+// q4KMagicVar is q4KMagic as a variable, so hot loops keep it in a register
+// instead of reloading a constant every iteration.
+var q4KMagicVar float32 = q4KMagic
+
+// makeQKX2Quants32 is ggml's make_qkx2_quants for q4_K's sub-blocks: n = 32,
+// nmax = 15, rmin = -1, rdelta = 0.1, nstep = 20, use_mad false. It fits
+// x ~ scale*L + min (min <= 0) by weighted least squares over 21 candidate
+// inverse scales (rmin + rdelta*is + nmax)/(max - min), writes the levels L
+// in [0, 15] and returns scale and -min. A winning candidate moves min, and
+// the later candidates are built from the moved min, as in C.
+//
+// Same arithmetic as the C, reorganised for speed: x - min is computed once
+// per min rather than once per candidate, levels are kept as floats, and
+// rounding plus clamping is one table lookup (q4KLevel) whenever the level
+// provably lies within the table's range; otherwise (huge or non-finite
+// inputs) the sub-block goes to makeQKX2Quants32Slow, the line-by-line port.
+func makeQKX2Quants32(x, weights *[32]float32, L *[32]uint8) (scale, theMin float32) {
+	mn, mx := x[0], x[0]
 	sumW := weights[0]
 	sumX := float32(sumW * x[0])
 	for i := 1; i < 32; i++ {
-		if x[i] < min_ {
-			min_ = x[i]
+		v := x[i]
+		if v < mn {
+			mn = v
 		}
-		if x[i] > max_ {
-			max_ = x[i]
+		if v > mx {
+			mx = v
 		}
 		w := weights[i]
 		sumW += w
-		sumX += float32(w * x[i])
+		sumX += float32(w * v)
 	}
-	if min_ > 0 {
-		min_ = 0
+	xmin := mn
+	if mn > 0 {
+		mn = 0
 	}
-	if max_ == min_ {
+	if mx == mn {
 		*L = [32]uint8{}
-		*theMin = -min_
-		return 0
+		return 0, -mn
 	}
-	fnmax := float32(nmax)
-	iscale := fnmax / (max_ - min_)
-	scale := 1 / iscale
+
+	var xm [32]float32 // x - mn for the current mn
+	rng := mx - mn
+	if !q4KTableSafe(mx, mn, xmin, rng) {
+		return makeQKX2Quants32Slow(x, weights, L, mn, mx, sumW, sumX)
+	}
+	for i, v := range x {
+		xm[i] = v - mn
+	}
+
+	iscale := 15 / rng
+	scale = 1 / iscale
+	var bestL [32]float32
+	var bestError float32
+	for i := range xm {
+		t := float32(iscale * xm[i])
+		fl := q4KLevel[math.Float32bits(t+q4KMagic)&1023]
+		bestL[i] = fl
+		diff := float32(scale*fl) + mn - x[i]
+		bestError += float32(weights[i] * float32(diff*diff))
+	}
+
+	// The candidate loop is software-pipelined: one pass over the 32 values
+	// sums candidate is's error and, speculatively, candidate is+1's levels
+	// and sums, so that the error's single chain of dependent adds overlaps
+	// independent work. The speculation assumes candidate is does not move
+	// min; when it does, candidate is+1 is redone from the new min.
+	var auxA, auxB [32]float32
+	cur, nxt := &auxA, &auxB
+	sumL, sumL2, sumXL := q4KSums(cur, &xm, weights, x, q4KNum[0]/rng)
+	for is := 0; is < len(q4KNum); is++ {
+		last := is == len(q4KNum)-1
+		D := float32(sumW*sumL2) - float32(sumL*sumL)
+		var nL, nL2, nXL float32
+		if !(D > 0) {
+			if !last {
+				nL, nL2, nXL = q4KSums(nxt, &xm, weights, x, q4KNum[is+1]/rng)
+			}
+			cur, nxt = nxt, cur
+			sumL, sumL2, sumXL = nL, nL2, nXL
+			continue
+		}
+		thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
+		thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
+		if thisMin > 0 {
+			thisMin = 0
+			thisScale = sumXL / sumL2
+		}
+		var curError float32
+		if last {
+			for i := range cur {
+				diff := float32(thisScale*cur[i]) + thisMin - x[i]
+				curError += float32(weights[i] * float32(diff*diff))
+			}
+		} else {
+			curError, nL, nL2, nXL = q4KErrorAndSums(cur, nxt, &xm, weights, x, thisScale, thisMin, q4KNum[is+1]/rng)
+		}
+		if curError < bestError {
+			bestL = *cur
+			bestError = curError
+			scale = thisScale
+			if math.Float32bits(thisMin) != math.Float32bits(mn) {
+				mn = thisMin
+				rng = mx - mn
+				if !q4KTableSafe(mx, mn, xmin, rng) {
+					// Finish with the exact port from here on.
+					for i := range L {
+						L[i] = uint8(bestL[i])
+					}
+					return makeQKX2Quants32From(x, weights, L, mn, mx, sumW, sumX, scale, bestError, is+1)
+				}
+				for i, v := range x {
+					xm[i] = v - mn
+				}
+				if !last {
+					nL, nL2, nXL = q4KSums(nxt, &xm, weights, x, q4KNum[is+1]/rng)
+				}
+			}
+		}
+		cur, nxt = nxt, cur
+		sumL, sumL2, sumXL = nL, nL2, nXL
+	}
+	for i := range L {
+		L[i] = uint8(bestL[i])
+	}
+	return scale, -mn
+}
+
+// q4KErrorAndSums is one pass of the pipelined candidate loop: the error of
+// the fit thisScale*cur + thisMin, and the next candidate's levels (into nxt)
+// and sums. It is kept out of line so that its accumulators get registers of
+// their own (inlined, Go spilled the error sum to the stack).
+//
+//go:noinline
+func q4KErrorAndSums(cur, nxt, xm, weights, x *[32]float32, thisScale, thisMin, iscale float32) (curError, sumL, sumL2, sumXL float32) {
+	// Touch every array once here so the nil checks leave the loop, and
+	// hold the table and the magic constant in registers.
+	_, _, _, _, _ = cur[0], nxt[0], xm[0], weights[0], x[0]
+	tab, magic := &q4KLevel, q4KMagicVar
+	for i := range cur {
+		w, v := weights[i], x[i]
+		diff := float32(thisScale*cur[i]) + thisMin - v
+		curError += float32(w * float32(diff*diff))
+
+		t := float32(iscale * xm[i])
+		fl := tab[math.Float32bits(t+magic)&1023]
+		nxt[i] = fl
+		wl := float32(w * fl)
+		sumL += wl
+		sumL2 += float32(wl * fl)
+		sumXL += float32(wl * v)
+	}
+	return curError, sumL, sumL2, sumXL
+}
+
+// q4KSums computes one candidate's levels (into aux) and its weighted sums
+// of l, l*l and l*x, in make_qkx2_quants's order.
+func q4KSums(aux, xm, weights, x *[32]float32, iscale float32) (sumL, sumL2, sumXL float32) {
+	for i := range aux {
+		t := float32(iscale * xm[i])
+		fl := q4KLevel[math.Float32bits(t+q4KMagic)&1023]
+		aux[i] = fl
+		wl := float32(weights[i] * fl)
+		sumL += wl
+		sumL2 += float32(wl * fl)
+		sumXL += float32(wl * x[i])
+	}
+	return sumL, sumL2, sumXL
+}
+
+// q4KTableSafe reports whether every t = iscale*(x - mn) the candidates can
+// produce stays within q4KLevel's |t| <= 511: |x - mn| is at most
+// max(mx - mn, mn - xmin) and iscale at most 16/rng, with a margin for
+// rounding. It is false for non-finite or degenerate ranges.
+func q4KTableSafe(mx, mn, xmin, rng float32) bool {
+	span := float64(mx) - float64(mn)
+	if d := float64(mn) - float64(xmin); d > span {
+		span = d
+	}
+	r := float64(rng)
+	return r > 0 && span/r*16*1.001 < 500
+}
+
+// makeQKX2Quants32Slow is the line-by-line port of make_qkx2_quants (q4_K's
+// parameters), from after the min/max scan; used only for inputs outside the
+// fast path's proven range.
+func makeQKX2Quants32Slow(x, weights *[32]float32, L *[32]uint8, mn, mx, sumW, sumX float32) (scale, theMin float32) {
+	const nmax = 15
+	iscale := nmax / (mx - mn)
+	scale = 1 / iscale
 	var bestError float32
 	for i, v := range x {
-		l := nearestInt(iscale * (v - min_))
+		l := nearestInt(iscale * (v - mn))
 		L[i] = uint8(max(0, min(nmax, l)))
-		diff := float32(scale*float32(L[i])) + min_ - v
+		diff := float32(scale*float32(L[i])) + mn - v
 		diff = diff * diff
 		bestError += float32(weights[i] * diff)
 	}
-	for is := int32(0); is <= nstep; is++ {
-		iscale = (rmin + float32(rdelta*float32(is)) + fnmax) / (max_ - min_)
+	return makeQKX2Quants32From(x, weights, L, mn, mx, sumW, sumX, scale, bestError, 0)
+}
+
+// makeQKX2Quants32From runs make_qkx2_quants's candidate loop from
+// candidate is0 on, given the state the earlier steps left.
+func makeQKX2Quants32From(x, weights *[32]float32, L *[32]uint8, mn, mx, sumW, sumX, scale, bestError float32, is0 int) (float32, float32) {
+	const nmax = 15
+	var Laux [32]uint8
+	for is := is0; is < len(q4KNum); is++ {
+		iscale := q4KNum[is] / (mx - mn)
 		var sumL, sumL2, sumXL float32
 		for i, v := range x {
-			l := nearestInt(iscale * (v - min_))
+			l := nearestInt(iscale * (v - mn))
 			l = max(0, min(nmax, l))
 			Laux[i] = uint8(l)
 			w := weights[i]
@@ -183,12 +374,11 @@ func makeQKX2Quants32(nmax int32, x, weights *[32]float32, L *[32]uint8, theMin 
 				*L = Laux
 				bestError = curError
 				scale = thisScale
-				min_ = thisMin
+				mn = thisMin
 			}
 		}
 	}
-	*theMin = -min_
-	return scale
+	return scale, -mn
 }
 
 // decodeQ4_K is ggml's dequantize_row_q4_K: y = d*sc*q - dmin*m, with the
