@@ -512,6 +512,11 @@ func WriteHFDir(dir string, base *Vocab, added []Added, extra TokenizerConfig) e
 func checkAdded(base *Vocab, added []Added) error {
 	var past []int32
 	texts := map[string]bool{}
+	for i, s := range base.Tokens {
+		if base.Types[i] != Unused {
+			texts[s] = true
+		}
+	}
 	ids := map[int32]bool{}
 	for _, a := range added {
 		if ids[a.ID] {
@@ -530,7 +535,7 @@ func checkAdded(base *Vocab, added []Added) error {
 		if a.Content == "" {
 			return fmt.Errorf("vocab: added token %d is empty", a.ID)
 		}
-		if texts[a.Content] || base.find(a.Content) >= 0 {
+		if texts[a.Content] {
 			return fmt.Errorf("vocab: added token %d %q is already in the vocabulary", a.ID, a.Content)
 		}
 		texts[a.Content] = true

@@ -249,8 +249,11 @@ func parseTokenizerJSON(data []byte) (*Vocab, error) {
 // parseMerge reads one merge in either serialization: "left right" (before
 // tokenizers 0.20) or ["left", "right"].
 func parseMerge(raw json.RawMessage) (l, r string, err error) {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if raw = bytes.TrimSpace(raw); len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", "", err
+		}
 		l, r, ok := strings.Cut(s, " ")
 		if !ok || strings.Contains(r, " ") {
 			return "", "", fmt.Errorf("%q is not two pieces separated by a space", s)
@@ -389,6 +392,10 @@ func (v *Vocab) readLayout(normRaw, preRaw json.RawMessage) error {
 // TemplateProcessing (alone or inside a Sequence), falling back to "<s>" and
 // "</s>" for the ids.
 func (v *Vocab) readPostProcessor(raw json.RawMessage) error {
+	index := map[string]int32{}
+	for i := len(v.Tokens) - 1; i >= 0; i-- { // the first of equal texts wins, as in find
+		index[v.Tokens[i]] = int32(i)
+	}
 	if !isNull(raw) {
 		var p typed
 		if err := json.Unmarshal(raw, &p); err != nil {
@@ -415,7 +422,7 @@ func (v *Vocab) readPostProcessor(raw json.RawMessage) error {
 				if piece.SpecialToken == nil {
 					continue
 				}
-				id, err := v.templateID(piece.SpecialToken.ID, t.SpecialTokens)
+				id, err := v.templateID(piece.SpecialToken.ID, t.SpecialTokens, index)
 				if err != nil {
 					return err
 				}
@@ -436,7 +443,7 @@ func (v *Vocab) readPostProcessor(raw json.RawMessage) error {
 	return nil
 }
 
-func (v *Vocab) templateID(name string, specials map[string]templateSpec) (int32, error) {
+func (v *Vocab) templateID(name string, specials map[string]templateSpec, index map[string]int32) (int32, error) {
 	if s, ok := specials[name]; ok && len(s.IDs) > 0 {
 		id := s.IDs[0]
 		if id < 0 || id >= int64(v.Len()) {
@@ -444,8 +451,8 @@ func (v *Vocab) templateID(name string, specials map[string]templateSpec) (int32
 		}
 		return int32(id), nil
 	}
-	id := v.find(name)
-	if id < 0 {
+	id, ok := index[name]
+	if !ok {
 		return -1, fmt.Errorf("post_processor: special token %q is not in the vocabulary", name)
 	}
 	return id, nil
@@ -467,9 +474,11 @@ func isNull(raw json.RawMessage) bool {
 // vocabulary the result is the same 61249 merges as without that filter.
 func (v *Vocab) merges() [][2]string {
 	ids := make(map[string]int, v.Len())
+	lens := map[int]bool{} // byte lengths of Normal pieces: skips hopeless splits
 	for i, s := range v.Tokens {
 		if v.Types[i] == Normal {
 			ids[s] = i
+			lens[len(s)] = true
 		}
 	}
 	type merge struct {
@@ -485,7 +494,7 @@ func (v *Vocab) merges() [][2]string {
 		}
 		start := len(all)
 		for k := 1; k < len(s); k++ {
-			if !utf8.RuneStart(s[k]) {
+			if !utf8.RuneStart(s[k]) || !lens[k] || !lens[len(s)-k] {
 				continue
 			}
 			l, r := s[:k], s[k:]

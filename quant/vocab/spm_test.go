@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -370,5 +371,113 @@ print(sp.vocab_size(), sp.bos_id(), sp.eos_id(), sp.unk_id(), sp.pad_id(),
 	}
 	if got, want := strings.TrimSpace(string(out)), "32000 1 2 0 -1 True True True ▁ -1.0"; got != want {
 		t.Errorf("library reports %q, want %q", got, want)
+	}
+}
+
+const tinyModel = "testdata/tiny-bpe.model"
+
+// TestTinyBPEModel parses a model the sentencepiece library trained and
+// wrote itself (testdata/tiny_bpe.py), with every trainer_spec field the
+// library fills in, and writes it back.
+func TestTinyBPEModel(t *testing.T) {
+	data, err := os.ReadFile(tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ParseSentencePiece(data, tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != 420 || v.UNK != 0 || v.BOS != 1 || v.EOS != 2 || v.PAD != 3 || !v.AddSpacePrefix {
+		t.Errorf("fields %s", summary(v))
+	}
+	want := map[int]struct {
+		tok string
+		typ TokenType
+	}{0: {"<unk>", Unknown}, 1: {"<s>", Control}, 3: {"<pad>", Control}, 4: {"<image>", UserDefined},
+		5: {"<0x00>", Byte}, 260: {"<0xFF>", Byte}, 262: {"▁t", Normal}}
+	for id, w := range want {
+		if v.Tokens[id] != w.tok || v.Types[id] != w.typ {
+			t.Errorf("piece %d: %q %v, want %q %v", id, v.Tokens[id], v.Types[id], w.tok, w.typ)
+		}
+	}
+	out, err := v.SentencePiece()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ParseSentencePiece(out, "rewritten.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(v, w) {
+		t.Error("round trip differs")
+	}
+}
+
+// TestTinyBPEPython compares the parse of the library-written model with
+// what the library reports of it, and checks that the library encodes with
+// our rewrite exactly as with its own file.
+func TestTinyBPEPython(t *testing.T) {
+	if !hasSentencePiece() {
+		t.Skip("python3-sentencepiece is not installed")
+	}
+	data, err := os.ReadFile(tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ParseSentencePiece(data, tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := v.SentencePiece()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewritten := filepath.Join(t.TempDir(), "rewritten.model")
+	if err := os.WriteFile(rewritten, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import json, sentencepiece, sys
+a = sentencepiece.SentencePieceProcessor(model_file=sys.argv[1])
+b = sentencepiece.SentencePieceProcessor(model_file=sys.argv[2])
+def kind(sp, i):
+    return 2 if sp.is_unknown(i) else 3 if sp.is_control(i) else 5 if sp.is_unused(i) else 6 if sp.is_byte(i) else 1
+texts = ["Given the current frontal image <image> 123", "  two\tspaces\nnewline", "ünïcode 肺", ""]
+print(json.dumps({
+    "pieces": [a.id_to_piece(i) for i in range(a.vocab_size())],
+    "scores": [a.get_score(i) for i in range(a.vocab_size())],
+    "kinds": [kind(a, i) for i in range(a.vocab_size())],
+    "ids": [b.bos_id(), b.eos_id(), b.unk_id(), b.pad_id()],
+    "same": all(a.encode(t) == b.encode(t) for t in texts),
+    "kinds_b": [kind(b, i) for i in range(b.vocab_size())] == [kind(a, i) for i in range(a.vocab_size())],
+}))
+`
+	res, err := exec.Command("/usr/bin/python3", "-c", script, tinyModel, rewritten).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, res)
+	}
+	var got struct {
+		Pieces []string
+		Scores []float32
+		Kinds  []TokenType
+		IDs    []int32
+		Same   bool
+		KindsB bool `json:"kinds_b"`
+	}
+	if err := json.Unmarshal(res, &got); err != nil {
+		t.Fatalf("%v: %s", err, res)
+	}
+	kinds := slices.Clone(v.Types)
+	for i, k := range kinds {
+		if k == UserDefined {
+			kinds[i] = Normal // the Python API has no is_user_defined
+		}
+	}
+	if !reflect.DeepEqual(got.Pieces, v.Tokens) || !reflect.DeepEqual(got.Scores, v.Scores) || !reflect.DeepEqual(got.Kinds, kinds) {
+		t.Error("pieces, scores or types differ from the library's")
+	}
+	if !reflect.DeepEqual(got.IDs, []int32{1, 2, 0, 3}) || !got.Same || !got.KindsB {
+		t.Errorf("rewritten model: ids %v, same encodings %v, same types %v", got.IDs, got.Same, got.KindsB)
 	}
 }
