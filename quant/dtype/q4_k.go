@@ -188,80 +188,86 @@ func makeQKX2Quants32(x, weights *[32]float32, L *[32]uint8) (scale, theMin floa
 
 	iscale := 15 / rng
 	scale = 1 / iscale
-	var bestL [32]float32
-	var bestError float32
-	for i := range xm {
-		t := float32(iscale * xm[i])
-		fl := q4KLevel[math.Float32bits(t+q4KMagic)&1023]
-		bestL[i] = fl
-		diff := float32(scale*fl) + mn - x[i]
-		bestError += float32(weights[i] * float32(diff*diff))
-	}
 
+	// Levels live in three buffers: the best so far, the current
+	// candidate's, and the next candidate's; a win just renames buffers.
 	// The candidate loop is software-pipelined: one pass over the 32 values
 	// sums candidate is's error and, speculatively, candidate is+1's levels
-	// and sums, so that the error's single chain of dependent adds overlaps
+	// and sums, so the error's single chain of dependent adds overlaps
 	// independent work. The speculation assumes candidate is does not move
-	// min; when it does, candidate is+1 is redone from the new min.
-	var auxA, auxB [32]float32
-	cur, nxt := &auxA, &auxB
-	sumL, sumL2, sumXL := q4KSums(cur, &xm, weights, x, q4KNum[0]/rng)
+	// min; when it does, candidate is+1 is redone from the new min. The
+	// initial fit's error is the first such pass.
+	var bufs [3][32]float32
+	best, cur, nxt := 0, 1, 2
+	q4KLevels(&bufs[best], &xm, iscale)
+	bestError, sumL, sumL2, sumXL := q4KErrorAndSums(&bufs[best], &bufs[cur], &xm, weights, x, scale, mn, q4KNum[0]/rng)
 	for is := 0; is < len(q4KNum); is++ {
 		last := is == len(q4KNum)-1
 		D := float32(sumW*sumL2) - float32(sumL*sumL)
 		var nL, nL2, nXL float32
-		if !(D > 0) {
-			if !last {
-				nL, nL2, nXL = q4KSums(nxt, &xm, weights, x, q4KNum[is+1]/rng)
+		if D > 0 {
+			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
+			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
+			if thisMin > 0 {
+				thisMin = 0
+				thisScale = sumXL / sumL2
 			}
-			cur, nxt = nxt, cur
-			sumL, sumL2, sumXL = nL, nL2, nXL
-			continue
-		}
-		thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
-		thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
-		if thisMin > 0 {
-			thisMin = 0
-			thisScale = sumXL / sumL2
-		}
-		var curError float32
-		if last {
-			for i := range cur {
-				diff := float32(thisScale*cur[i]) + thisMin - x[i]
-				curError += float32(weights[i] * float32(diff*diff))
+			var curError float32
+			if last {
+				curError = q4KError(&bufs[cur], weights, x, thisScale, thisMin)
+			} else {
+				curError, nL, nL2, nXL = q4KErrorAndSums(&bufs[cur], &bufs[nxt], &xm, weights, x, thisScale, thisMin, q4KNum[is+1]/rng)
 			}
-		} else {
-			curError, nL, nL2, nXL = q4KErrorAndSums(cur, nxt, &xm, weights, x, thisScale, thisMin, q4KNum[is+1]/rng)
-		}
-		if curError < bestError {
-			bestL = *cur
-			bestError = curError
-			scale = thisScale
-			if math.Float32bits(thisMin) != math.Float32bits(mn) {
-				mn = thisMin
-				rng = mx - mn
-				if !q4KTableSafe(mx, mn, xmin, rng) {
-					// Finish with the exact port from here on.
-					for i := range L {
-						L[i] = uint8(bestL[i])
+			if curError < bestError {
+				best = cur
+				bestError = curError
+				scale = thisScale
+				if math.Float32bits(thisMin) != math.Float32bits(mn) {
+					mn = thisMin
+					rng = mx - mn
+					if !q4KTableSafe(mx, mn, xmin, rng) {
+						// Finish with the exact port from here on.
+						for i := range L {
+							L[i] = uint8(bufs[best][i])
+						}
+						return makeQKX2Quants32From(x, weights, L, mn, mx, sumW, sumX, scale, bestError, is+1)
 					}
-					return makeQKX2Quants32From(x, weights, L, mn, mx, sumW, sumX, scale, bestError, is+1)
-				}
-				for i, v := range x {
-					xm[i] = v - mn
-				}
-				if !last {
-					nL, nL2, nXL = q4KSums(nxt, &xm, weights, x, q4KNum[is+1]/rng)
+					for i, v := range x {
+						xm[i] = v - mn
+					}
+					if !last {
+						nL, nL2, nXL = q4KSums(&bufs[nxt], &xm, weights, x, q4KNum[is+1]/rng)
+					}
 				}
 			}
+		} else if !last {
+			nL, nL2, nXL = q4KSums(&bufs[nxt], &xm, weights, x, q4KNum[is+1]/rng)
 		}
-		cur, nxt = nxt, cur
+		cur, nxt = nxt, 3-nxt-best // nxt was never best; the third buffer is free
 		sumL, sumL2, sumXL = nL, nL2, nXL
 	}
 	for i := range L {
-		L[i] = uint8(bestL[i])
+		L[i] = uint8(bufs[best][i])
 	}
 	return scale, -mn
+}
+
+// q4KLevels writes the levels clamp(nearest_int(iscale*xm), 0, 15).
+func q4KLevels(aux, xm *[32]float32, iscale float32) {
+	for i := range aux {
+		t := float32(iscale * xm[i])
+		aux[i] = q4KLevel[math.Float32bits(t+q4KMagic)&1023]
+	}
+}
+
+// q4KError is the weighted squared error of the fit scale*aux + min, summed
+// in make_qkx2_quants's order.
+func q4KError(aux, weights, x *[32]float32, scale, min float32) (e float32) {
+	for i := range aux {
+		diff := float32(scale*aux[i]) + min - x[i]
+		e += float32(weights[i] * float32(diff*diff))
+	}
+	return e
 }
 
 // q4KErrorAndSums is one pass of the pipelined candidate loop: the error of
@@ -275,15 +281,27 @@ func q4KErrorAndSums(cur, nxt, xm, weights, x *[32]float32, thisScale, thisMin, 
 	// hold the table and the magic constant in registers.
 	_, _, _, _, _ = cur[0], nxt[0], xm[0], weights[0], x[0]
 	tab, magic := &q4KLevel, q4KMagicVar
-	for i := range cur {
-		w, v := weights[i], x[i]
-		diff := float32(thisScale*cur[i]) + thisMin - v
+	// Unrolled by two (i-1, i) to halve the loop overhead; the order of
+	// every sum is unchanged.
+	for i := 1; i < 32; i += 2 {
+		w, v := weights[i-1], x[i-1]
+		diff := float32(thisScale*cur[i-1]) + thisMin - v
 		curError += float32(w * float32(diff*diff))
-
-		t := float32(iscale * xm[i])
+		t := float32(iscale * xm[i-1])
 		fl := tab[math.Float32bits(t+magic)&1023]
-		nxt[i] = fl
+		nxt[i-1] = fl
 		wl := float32(w * fl)
+		sumL += wl
+		sumL2 += float32(wl * fl)
+		sumXL += float32(wl * v)
+
+		w, v = weights[i], x[i]
+		diff = float32(thisScale*cur[i]) + thisMin - v
+		curError += float32(w * float32(diff*diff))
+		t = float32(iscale * xm[i])
+		fl = tab[math.Float32bits(t+magic)&1023]
+		nxt[i] = fl
+		wl = float32(w * fl)
 		sumL += wl
 		sumL2 += float32(wl * fl)
 		sumXL += float32(wl * v)
