@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // File names of a Hugging Face checkpoint's tokenizer.
@@ -532,8 +533,8 @@ func checkAdded(base *Vocab, added []Added) error {
 			}
 			continue
 		}
-		if a.Content == "" {
-			return fmt.Errorf("vocab: added token %d is empty", a.ID)
+		if a.Content == "" || !utf8.ValidString(a.Content) {
+			return fmt.Errorf("vocab: added token %d %q is empty or not UTF-8", a.ID, a.Content)
 		}
 		if texts[a.Content] {
 			return fmt.Errorf("vocab: added token %d %q is already in the vocabulary", a.ID, a.Content)

@@ -336,6 +336,7 @@ func TestWriteHFDirErrors(t *testing.T) {
 		{"twice", []Added{{n, "<a>", true}, {n, "<a>", true}}, TokenizerConfig{}, nil, "given twice"},
 		{"negative", []Added{{-1, "<a>", true}}, TokenizerConfig{}, nil, "negative"},
 		{"empty", []Added{{n, "", true}}, TokenizerConfig{}, nil, "empty"},
+		{"not utf8", []Added{{n, "\xff", true}}, TokenizerConfig{}, nil, "UTF-8"},
 		{"in base", []Added{{n, "he", true}}, TokenizerConfig{}, nil, "already"},
 		{"same text", []Added{{n, "<a>", true}, {n + 1, "<a>", false}}, TokenizerConfig{}, nil, "already"},
 		{"pad", nil, TokenizerConfig{PadToken: "<pad>"}, nil, "pad token"},
