@@ -1,0 +1,68 @@
+# maira: `make demo` builds and runs the main job on a generated demo model;
+# `make test` runs every test (and the arm64 tests under qemu when it is
+# installed). See README.md.
+
+GO        ?= go
+BIN       := bin/maira
+DEMO      := build/demo
+FUZZTIME  ?= 30s
+QEMU      := $(shell command -v qemu-aarch64-static 2>/dev/null)
+GOFLAGS_BUILD := -trimpath
+
+export CGO_ENABLED := 0
+
+.PHONY: all build test test-arm64 demo bench fuzz cross vet clean
+
+all: build
+
+build:
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/maira
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+
+# The arm64 build is tested under qemu-user (Debian's qemu-user-static)
+# where it is installed, so bit-exactness holds on the Jetson's architecture.
+test: vet
+	$(GO) test -timeout 8m ./...
+ifneq ($(QEMU),)
+	GOARCH=arm64 $(GO) test -timeout 8m -exec $(QEMU) ./quant/...
+else
+	@echo "qemu-aarch64-static not installed: skipping the arm64 tests (apt-get install qemu-user-static)"
+endif
+
+# The demo: generate a tiny MAIRA-2 checkpoint in the real layout, convert
+# it with the default recipe, inspect the result, and export the language
+# model for llama.cpp.
+demo: build
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN) testmodel --preset tiny -o $(DEMO)/maira-2-tiny
+	$(BIN) inspect $(DEMO)/maira-2-tiny | head -n 30
+	$(BIN) quant $(DEMO)/maira-2-tiny -o $(DEMO)/maira-2-tiny.gguf
+	$(BIN) inspect $(DEMO)/maira-2-tiny.gguf | head -n 60
+	$(BIN) export --llm-only $(DEMO)/maira-2-tiny.gguf -o $(DEMO)/maira-2-tiny-llm.gguf
+	@echo "demo: done; files in $(DEMO)"
+
+# Benchmarks: the Go benchmarks of the quantizers and readers, then the
+# whole-checkpoint conversion benchmark (scripts/bench-quant.sh: a 14 GB
+# vicuna7b-shape checkpoint; needs ~40 GB of free disk). Results go in
+# BENCHMARKS.md.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./quant/...
+	scripts/bench-quant.sh
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+cross:
+	GOOS=linux GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o bin/maira-linux-amd64 ./cmd/maira
+	GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o bin/maira-linux-arm64 ./cmd/maira
+
+clean:
+	rm -rf bin build
