@@ -34,11 +34,16 @@ type Traits struct {
 	BlockBytes int    // bytes per block
 	Quantized  bool   // a block format with scales, not a plain float
 
-	// ToFloat decodes len(dst)/BlockSize blocks from src into dst.
-	// len(dst) must be a multiple of BlockSize and src must hold the blocks.
+	// ToFloat decodes len(dst)/BlockSize blocks from src into dst, as
+	// ggml's dequantize_row_* (or GGML_FP16_TO_FP32 / GGML_BF16_TO_FP32)
+	// does, bit for bit. len(dst) must be a multiple of BlockSize and src
+	// must hold the blocks; Type.Decode checks both.
 	ToFloat func(dst []float32, src []byte)
 	// FromFloat encodes len(src)/BlockSize blocks of src into dst,
-	// bit-identical to llama.cpp's quantize_row_*_ref for that type.
+	// bit-identical to llama.cpp's quantize_row_*_ref for that type (and
+	// to GGML_FP32_TO_FP16 / GGML_FP32_TO_BF16 for the half types) on every
+	// architecture, for all finite inputs. NaN and Inf inputs do not panic
+	// or hang but encode to unspecified bytes. dst must hold the blocks.
 	FromFloat func(dst []byte, src []float32)
 }
 

@@ -326,15 +326,17 @@ func q4KSums(aux, xm, weights, x *[32]float32, iscale float32) (sumL, sumL2, sum
 
 // q4KTableSafe reports whether every t = iscale*(x - mn) the candidates can
 // produce stays within q4KLevel's |t| <= 511: |x - mn| is at most
-// max(mx - mn, mn - xmin) and iscale at most 16/rng, with a margin for
-// rounding. It is false for non-finite or degenerate ranges.
+// max(mx - mn, mn - xmin) and iscale at most 16/rng, each off by at most a
+// rounding, so a 0.1% margin covers them. It is false where rng is not a
+// positive finite float (an overflowing range sends the sub-block to the
+// exact port).
 func q4KTableSafe(mx, mn, xmin, rng float32) bool {
 	span := float64(mx) - float64(mn)
 	if d := float64(mn) - float64(xmin); d > span {
 		span = d
 	}
 	r := float64(rng)
-	return r > 0 && span/r*16*1.001 < 500
+	return r > 0 && r <= math.MaxFloat32 && span/r*16*1.001 < 500
 }
 
 // makeQKX2Quants32Slow is the line-by-line port of make_qkx2_quants (q4_K's
