@@ -4,6 +4,11 @@
 // type_traits[] does; GGUF readers and writers, the converter and the compute
 // kernels all look types up here. It imports nothing of ours, so every other
 // package may import it.
+//
+// The encoders and decoders reproduce ggml's reference C code bit for bit
+// (quantize_row_*_ref, dequantize_row_*, the fp16/bf16 conversions), on
+// amd64 and arm64 alike: see ggml.go for the floating-point rules that takes,
+// and testdata/README.md for how the expected bytes were made with ggml.
 package dtype
 
 import (
