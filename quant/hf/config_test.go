@@ -68,7 +68,7 @@ func TestParseConfigFamilies(t *testing.T) {
 		{"dinov2 defaults", `{"model_type": "dinov2"}`, func(c *Config) bool {
 			return c.Vision.ImageSize == 224 && c.Vision.IntermediateSize == 3072 && c.Text == nil && c.FeatureLayerNorm
 		}},
-		{"llava", `{"model_type": "llava", "text_config": {"model_type": "llama"}, "vision_config": {"model_type": "dinov2"}}`,
+		{"llava", `{"model_type": "llava", "text_config": {"model_type": "llama", "vocab_size": 32064}, "vision_config": {"model_type": "dinov2"}}`,
 			func(c *Config) bool {
 				return c.Projector.Layers == 2 && c.VisionFeatureLayer == -2 && !c.FeatureLayerNorm && c.ImageTokenIndex == 32000
 			}},
