@@ -45,3 +45,27 @@ func BenchmarkToFloat(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeHalfRandom decodes random 16-bit codes (every exponent,
+// zeros, subnormals and NaNs mixed), the worst case for branchy decoders.
+// MB/s counts float32 output, as in BenchmarkToFloat.
+func BenchmarkDecodeHalfRandom(b *testing.B) {
+	r := splitmix64(5)
+	src := make([]byte, 2*4096)
+	for i := range src {
+		src[i] = byte(r.next())
+	}
+	dst := make([]float32, 4096)
+	for _, c := range []struct {
+		name string
+		dec  func([]float32, []byte) int
+	}{{"f16", DecodeF16}, {"bf16", DecodeBF16}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(dst)))
+			for b.Loop() {
+				c.dec(dst, src)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(dst)), "ns/elem")
+		})
+	}
+}

@@ -31,11 +31,20 @@ func FP32ToBF16(f float32) uint16 {
 
 // DecodeBF16 converts little-endian bfloat16 values from src into dst with
 // BF16ToFP32, like copy: it converts min(len(dst), len(src)/2) values and
-// returns that count.
+// returns that count. It reads four values per 8-byte load.
 func DecodeBF16(dst []float32, src []byte) int {
 	n := min(len(dst), len(src)/2)
 	dst, src = dst[:n], src[:2*n]
-	for i := range dst {
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		v := binary.LittleEndian.Uint64(src[2*i:])
+		d := dst[i : i+4 : i+4]
+		d[0] = math.Float32frombits(uint32(v) << 16)
+		d[1] = math.Float32frombits(uint32(v) & 0xffff0000)
+		d[2] = math.Float32frombits(uint32(v>>32) << 16)
+		d[3] = math.Float32frombits(uint32(v>>32) & 0xffff0000)
+	}
+	for ; i < n; i++ {
 		dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
 	}
 	return n
