@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"sync"
 	"unsafe"
 
 	"maira/quant/dtype"
@@ -61,9 +60,9 @@ func (t *Tensor) Float32(dst []float32, off int64) error {
 	case F32:
 		decodeF32(dst, src)
 	case F16:
-		decodeF16(dst, src)
+		dtype.DecodeF16(dst, src)
 	case BF16:
-		decodeBF16(dst, src)
+		dtype.DecodeBF16(dst, src)
 	}
 	return nil
 }
@@ -89,51 +88,3 @@ func decodeF32(dst []float32, src []byte) {
 		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 	}
 }
-
-// decodeBF16 widens bfloat16s: a bf16 is the top half of a float32, so
-// widening is a shift and is exact for every value, NaNs and infinities
-// included. It is bit-identical to dtype.DecodeBF16 (the test holds it to
-// that for all 65536 values) but reads four elements per 8-byte load, which
-// measured 2.1x faster (6.9 vs 3.3 GB/s of input on the build machine).
-//
-// TODO: move this loop into dtype.DecodeBF16 and call that.
-func decodeBF16(dst []float32, src []byte) {
-	src = src[:2*len(dst)]
-	i := 0
-	for ; i+4 <= len(dst); i += 4 {
-		v := binary.LittleEndian.Uint64(src[2*i:])
-		d := dst[i : i+4 : i+4]
-		d[0] = math.Float32frombits(uint32(v) << 16)
-		d[1] = math.Float32frombits(uint32(v) & 0xffff0000)
-		d[2] = math.Float32frombits(uint32(v>>32) << 16)
-		d[3] = math.Float32frombits(uint32(v>>32) & 0xffff0000)
-	}
-	for ; i < len(dst); i++ {
-		dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
-	}
-}
-
-// decodeF16 widens IEEE 754 half floats by looking each up in a table of
-// all 65536 of them, built with dtype.FP16ToFP32 so the values are ggml's
-// (NaNs come out quiet). One load per element measured 3.9x faster than
-// dtype.DecodeF16's branches on random input (3.9 vs 1.0 GB/s), where the
-// NaN and subnormal branches mispredict.
-//
-// TODO: move the table into dtype.DecodeF16 and call that.
-func decodeF16(dst []float32, src []byte) {
-	src = src[:2*len(dst)]
-	table := f16Table()[:]
-	for i := range dst {
-		dst[i] = table[binary.LittleEndian.Uint16(src[2*i:])]
-	}
-}
-
-// f16Table returns every half float widened, indexed by its bits (256 KiB,
-// built on first use).
-var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
-	var t [1 << 16]float32
-	for h := range t {
-		t[h] = dtype.FP16ToFP32(uint16(h))
-	}
-	return &t
-})
