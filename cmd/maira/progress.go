@@ -46,7 +46,7 @@ func (p *progress) update(done, total int64, elapsed time.Duration, detail strin
 	}
 	eta := "--"
 	if rate > 0 && done < total {
-		eta = (time.Duration(float64(total-done)/rate) * time.Second / time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	if p.tty {
 		now := time.Now()

@@ -60,6 +60,9 @@ func WriteHF(dir string, p Preset, opt Options) error {
 		return fmt.Errorf("%s: exists and is not empty", dir)
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
 		return err
