@@ -215,9 +215,9 @@ const upProj = "language_model.model.layers.1.mlp.up_proj.weight"
 
 func TestBadInput(t *testing.T) {
 	tests := []struct {
-		name  string
-		break_ func(t *testing.T, dir string)
-		want  []string // substrings of the one-line error
+		name    string
+		corrupt func(t *testing.T, dir string)
+		want    []string // substrings of the one-line error
 	}{
 		{"no config", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "config.json")) },
 			[]string{"no config.json"}},
@@ -269,7 +269,7 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := tiny(t)
-			tt.break_(t, dir)
+			tt.corrupt(t, dir)
 			outDir := t.TempDir()
 			code, _, stderr := maira("quant", dir, "-o", filepath.Join(outDir, "m.gguf"))
 			if code != 1 {
