@@ -159,7 +159,9 @@ func TestCheckTensors(t *testing.T) {
 		want string
 	}{
 		{"missing", func(s []TensorSpec) []TensorSpec { return s[1:] }, "tensor v.patch_embd.weight is missing"},
-		{"extra", func(s []TensorSpec) []TensorSpec { return append(s, TensorSpec{"blk.9.attn_q.weight", []uint64{64, 64}}) },
+		{"extra", func(s []TensorSpec) []TensorSpec {
+			return append(s, TensorSpec{"blk.9.attn_q.weight", []uint64{64, 64}})
+		},
 			"blk.9.attn_q.weight is not part"},
 		{"dims", func(s []TensorSpec) []TensorSpec {
 			for i := range s {
