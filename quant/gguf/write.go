@@ -3,13 +3,10 @@ package gguf
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 
+	"maira/internal/atomicfile"
 	"maira/quant/dtype"
 )
 
@@ -33,8 +30,7 @@ const maxAlignment = 1 << 30
 // the Writer is dead: later calls return that error again.
 type Writer struct {
 	path string // destination
-	tmp  string
-	f    *os.File
+	f    *atomicfile.File
 	bw   *bufio.Writer
 
 	alignment int
@@ -68,33 +64,18 @@ type declaredTensor struct {
 // The temporary file is created now, so a directory that cannot be written
 // fails here rather than after the header is planned.
 func Create(path string) (*Writer, error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	f, err := atomicfile.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: creating temporary file: %w", path, unwrapPath(err))
+		return nil, err
 	}
 	return &Writer{
 		path:      path,
-		tmp:       f.Name(),
 		f:         f,
 		bw:        bufio.NewWriterSize(f, bufferSize),
 		alignment: DefaultAlignment,
 		keys:      map[string]bool{},
 		names:     map[string]bool{},
 	}, nil
-}
-
-// unwrapPath drops the temporary file's name from an *fs.PathError, so that
-// messages name the destination only; the errno stays for errors.Is.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // errf returns an error naming the destination, without killing the Writer:
@@ -115,7 +96,7 @@ func (w *Writer) fail(err error) error {
 
 // ioFail is fail for an I/O error: "PATH: op: errno".
 func (w *Writer) ioFail(op string, err error) error {
-	return w.fail(fmt.Errorf("%s: %s: %w", w.path, op, unwrapPath(err)))
+	return w.fail(fmt.Errorf("%s: %s: %w", w.path, op, err))
 }
 
 func (w *Writer) discard() {
@@ -123,8 +104,7 @@ func (w *Writer) discard() {
 		return
 	}
 	w.done = true
-	w.f.Close()
-	os.Remove(w.tmp)
+	w.f.Abort()
 }
 
 // usable returns the error that stops a declaration: a dead Writer, or one
@@ -435,49 +415,12 @@ func (w *Writer) Close() error {
 	if err := w.bw.Flush(); err != nil {
 		return w.ioFail("writing", err)
 	}
-	if err := w.f.Chmod(0o644); err != nil {
-		return w.ioFail("chmod", err)
-	}
-	if err := w.f.Sync(); err != nil {
-		return w.ioFail("fsync", err)
-	}
-	err := w.f.Close()
-	w.done = true // the temporary file is closed; discard only removes it now
-	if err != nil {
-		os.Remove(w.tmp)
-		return w.ioFail("close", err)
-	}
-	if err := os.Rename(w.tmp, w.path); err != nil {
-		os.Remove(w.tmp)
-		return w.fail(fmt.Errorf("%s: rename: %w", w.path, unwrapPath(unwrapLink(err))))
-	}
-	if err := syncDir(filepath.Dir(w.path)); err != nil {
-		// The rename may not survive a crash; report the file as not
-		// written rather than leave one whose durability is unknown.
-		os.Remove(w.path)
-		return w.fail(fmt.Errorf("%s: fsync directory: %w", w.path, unwrapPath(err)))
-	}
-	return nil
-}
-
-func unwrapLink(err error) error {
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	w.done = true // Commit cleans up after itself on failure
+	if err := w.f.Commit(); err != nil {
+		w.err = err
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return nil
 }
 
 // Abort stops writing and removes the temporary file. It does nothing after

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"maira/internal/atomicfile"
 )
 
 // Spec declares one tensor of a file to be written.
@@ -29,15 +30,15 @@ type Spec struct {
 // declared byte was written and syncing it, so a crash or an error never
 // leaves a plausible-looking partial file under the final name.
 type Writer struct {
-	path, tmp string
-	f         *os.File
-	bw        *bufio.Writer
-	specs     []Spec
-	ends      []int64 // ends[i]: end offset of specs[i] in the data section
-	total     int64   // bytes of data declared
-	written   int64   // bytes of data written so far
-	err       error   // first failure; sticky, fails Close
-	closed    bool
+	path    string
+	f       *atomicfile.File
+	bw      *bufio.Writer
+	specs   []Spec
+	ends    []int64 // ends[i]: end offset of specs[i] in the data section
+	total   int64   // bytes of data declared
+	written int64   // bytes of data written so far
+	err     error   // first failure; sticky, fails Close
+	closed  bool
 }
 
 // writeBuffer batches small Writes; large ones go straight to the file.
@@ -55,16 +56,11 @@ func Create(path string, specs []Spec, metadata map[string]string) (*Writer, err
 	if len(ends) > 0 {
 		w.total = ends[len(ends)-1]
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	w.f, w.tmp = f, f.Name()
-	// CreateTemp makes the file private (0600); a checkpoint is not.
-	if err := f.Chmod(0o644); err != nil {
-		w.Abort()
-		return nil, err
-	}
+	w.f = f
 	w.bw = bufio.NewWriterSize(f, writeBuffer)
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
@@ -244,35 +240,15 @@ func (w *Writer) Close() error {
 		err = fmt.Errorf("%s: tensor %s: short data: %d of %d declared bytes written", w.path, printName(w.specs[i].Name), w.written, w.total)
 	}
 	if err == nil {
-		err = w.finish()
-	} else {
-		w.f.Close()
+		if err = w.bw.Flush(); err != nil {
+			err = fmt.Errorf("%s: %w", w.path, err)
+		}
 	}
 	if err != nil {
-		os.Remove(w.tmp)
+		w.f.Abort()
 		return err
 	}
-	syncDir(filepath.Dir(w.path))
-	return nil
-}
-
-// finish flushes, syncs and closes the temporary file and renames it into
-// place.
-func (w *Writer) finish() error {
-	err := w.bw.Flush()
-	if err == nil {
-		err = w.f.Sync()
-	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(w.tmp, w.path)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", w.path, err)
-	}
-	return nil
+	return w.f.Commit()
 }
 
 // Abort abandons the file: the temporary file is removed and the
@@ -283,17 +259,7 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.closed = true
-	w.f.Close()
-	os.Remove(w.tmp)
-}
-
-// syncDir makes a rename durable. It is best effort: some filesystems
-// refuse to sync a directory, and the file itself is already synced.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	w.f.Abort()
 }
 
 // WriteIndex writes model.safetensors.index.json in dir, as transformers'
@@ -306,30 +272,7 @@ func WriteIndex(dir string, weightMap map[string]string, totalSize int64) error 
 	if err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
-	f, err := os.CreateTemp(dir, "."+indexName+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o644)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	syncDir(dir)
-	return nil
+	return atomicfile.WriteFile(path, data)
 }
 
 // formatIndex returns the bytes of an index file; see WriteIndex.
