@@ -6,8 +6,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"maira/quant/convert"
 	"maira/quant/dtype"
@@ -404,7 +406,14 @@ func TestNothingLeftOnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	outDir := t.TempDir()
+	before := runtime.NumGoroutine()
 	err = plan.Write(filepath.Join(outDir, "m.gguf"), convert.Options{Workers: 2})
+	for i := 0; i < 100 && runtime.NumGoroutine() > before; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines left running after the failed conversion", n-before)
+	}
 	if err == nil || !strings.Contains(err.Error(), "language_model.model.layers.1.mlp.up_proj.weight") ||
 		!strings.Contains(err.Error(), "-Inf at row 1, column 13") {
 		t.Fatalf("error %v", err)

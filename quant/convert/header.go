@@ -83,7 +83,6 @@ func header(ck *Source) (*modelfile.Header, error) {
 			MaxNewTokens:         300,
 			GroundedMaxNewTokens: 450,
 			ImageTokenID:         cfg.ImageTokenIndex,
-			ChatTemplate:         tk.ChatTemplate,
 		}
 	}
 	return h, nil

@@ -64,7 +64,7 @@ func withPrefixes(prefixes []string, local string) []string {
 
 // bindings lists every output tensor of the model cfg describes, with the
 // source names it may come from.
-func bindings(cfg *hf.Config, h *modelfile.Header) ([]binding, error) {
+func bindings(cfg *hf.Config, h *modelfile.Header) []binding {
 	var bs []binding
 	add := func(gguf string, p part, r role, prefixes []string, local string) {
 		bs = append(bs, binding{gguf: gguf, hf: withPrefixes(prefixes, local), part: p, role: r})
@@ -139,5 +139,5 @@ func bindings(cfg *hf.Config, h *modelfile.Header) ([]binding, error) {
 			add(modelfile.Output, partText, roleEmbedding, head, "lm_head.weight")
 		}
 	}
-	return bs, nil
+	return bs
 }

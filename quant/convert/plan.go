@@ -56,10 +56,7 @@ func NewPlan(ck *Source, r Recipe) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	bs, err := bindings(ck.Config, h)
-	if err != nil {
-		return nil, err
-	}
+	bs := bindings(ck.Config, h)
 	specs := map[string]modelfile.TensorSpec{}
 	for _, s := range h.Tensors() {
 		specs[s.Name] = s

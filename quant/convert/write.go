@@ -163,16 +163,11 @@ func (p *Plan) stream(w *gguf.Writer, opt Options) error {
 			}
 		}
 	}()
+	// On return, stop the producer, then wait for the workers: their
+	// result channels are buffered, so none blocks on a result that will
+	// not be read after an error.
 	defer wg.Wait()
 	defer close(stop)
-	// drain lets the producer and workers finish after an error.
-	drain := func() {
-		go func() {
-			for j := range pending {
-				<-j.done
-			}
-		}()
-	}
 
 	start := time.Now()
 	total := p.InputBytes()
@@ -184,11 +179,9 @@ func (p *Plan) stream(w *gguf.Writer, opt Options) error {
 	for j := range pending {
 		r := <-j.done
 		if r.err != nil {
-			drain()
 			return r.err
 		}
 		if _, err := w.Write(r.data); err != nil {
-			drain()
 			return err
 		}
 		j.t.Stats.add(r.stats)

@@ -329,7 +329,6 @@ func Read(f *gguf.File) (*Header, error) {
 			GroundedInstruction:  r.s(KeyPromptGrounded),
 			MaxNewTokens:         r.u(KeyPromptMaxNewTokens),
 			GroundedMaxNewTokens: r.u(KeyPromptGroundedLimit),
-			ChatTemplate:         tk.ChatTemplate,
 		}
 	}
 	if r.optional(KeySourceFormat) {

@@ -255,7 +255,7 @@ func Source(p Preset, opt Options) (*convert.Source, error) {
 // WriteGGUF writes the checkpoint straight into a GGUF file with recipe r,
 // without the Hugging Face intermediate: the values are those WriteHF writes,
 // so converting the WriteHF checkpoint with the same recipe gives the same
-// file (but for the recorded source format).
+// tensors and tokenizer (only general.name and the recorded source differ).
 func WriteGGUF(path string, p Preset, r convert.Recipe, opt Options) error {
 	src, err := Source(p, opt)
 	if err != nil {
