@@ -7,6 +7,7 @@ BIN       := bin/maira
 DEMO      := build/demo
 FUZZTIME  ?= 30s
 QEMU      := $(shell command -v qemu-aarch64-static 2>/dev/null)
+STATICCHECK := $(shell command -v staticcheck 2>/dev/null || ls $$($(GO) env GOPATH)/bin/staticcheck 2>/dev/null)
 GOFLAGS_BUILD := -trimpath
 
 export CGO_ENABLED := 0
@@ -21,6 +22,11 @@ build:
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+ifneq ($(STATICCHECK),)
+	$(STATICCHECK) ./...
+else
+	@echo "staticcheck not installed: skipping it (go install honnef.co/go/tools/cmd/staticcheck@latest)"
+endif
 
 # The arm64 build is tested under qemu-user (Debian's qemu-user-static)
 # where it is installed, so bit-exactness holds on the Jetson's architecture.
