@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"maira/internal/atomicfile"
+	"maira/internal/jsonstr"
 )
 
 // Spec declares one tensor of a file to be written.
@@ -94,9 +95,9 @@ func encodeHeader(path string, specs []Spec, metadata map[string]string) (header
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeJSONString(&b, k)
+			b.WriteString(jsonstr.Quote(k))
 			b.WriteByte(':')
-			writeJSONString(&b, metadata[k])
+			b.WriteString(jsonstr.Quote(metadata[k]))
 		}
 		b.WriteByte('}')
 		if len(specs) > 0 {
@@ -143,9 +144,9 @@ func encodeHeader(path string, specs []Spec, metadata map[string]string) (header
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeJSONString(&b, s.Name)
+		b.WriteString(jsonstr.Quote(s.Name))
 		b.WriteString(`:{"dtype":`)
-		writeJSONString(&b, string(s.DType))
+		b.WriteString(jsonstr.Quote(string(s.DType)))
 		b.WriteString(`,"shape":[`)
 		for j, d := range s.Shape {
 			if j > 0 {
@@ -167,39 +168,6 @@ func encodeHeader(path string, specs []Spec, metadata map[string]string) (header
 		return nil, nil, fmt.Errorf("%s: header of %d bytes exceeds the %d readers accept", path, b.Len(), maxHeaderSize)
 	}
 	return []byte(b.String()), ends, nil
-}
-
-// writeJSONString writes s as serde_json does: only '"', '\\' and control
-// characters are escaped; everything else, non-ASCII included, is literal.
-func writeJSONString(b *strings.Builder, s string) {
-	const hex = "0123456789abcdef"
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			b.WriteString(`\"`)
-		case c == '\\':
-			b.WriteString(`\\`)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c == '\b':
-			b.WriteString(`\b`)
-		case c == '\f':
-			b.WriteString(`\f`)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
 }
 
 // Write appends p to the data section. Tensors' bytes go back to back in

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"maira/internal/jsonstr"
 )
 
 // The tokenizer.json layout is Hugging Face tokenizers' serialization as
@@ -606,7 +607,7 @@ func (v *Vocab) tokenizerJSON(extra []Added, legacy bool) ([]byte, error) {
 			b.WriteByte(',')
 		}
 		fmt.Fprintf(&b, "\n    {\"id\": %d, \"content\": %s, \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": %t}",
-			a.id, quote(a.content), a.special)
+			a.id, jsonstr.Quote(a.content), a.special)
 	}
 	b.WriteString("\n  ],\n")
 
@@ -634,20 +635,20 @@ func (v *Vocab) tokenizerJSON(extra []Added, legacy bool) ([]byte, error) {
 	}
 	b.WriteString("]},\n")
 
-	fmt.Fprintf(&b, "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": %s,\n", quote(v.Tokens[v.UNK]))
+	fmt.Fprintf(&b, "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": %s,\n", jsonstr.Quote(v.Tokens[v.UNK]))
 	b.WriteString("    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n    \"fuse_unk\": true,\n    \"byte_fallback\": true,\n    \"ignore_merges\": false,\n    \"vocab\": {")
 	for i, s := range v.Tokens {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "\n      %s: %d", quote(s), i)
+		fmt.Fprintf(&b, "\n      %s: %d", jsonstr.Quote(s), i)
 	}
 	b.WriteString("\n    },\n    \"merges\": [")
 	for i, m := range v.merges() {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "\n      [%s, %s]", quote(m[0]), quote(m[1]))
+		fmt.Fprintf(&b, "\n      [%s, %s]", jsonstr.Quote(m[0]), jsonstr.Quote(m[1]))
 	}
 	b.WriteString("\n    ]\n  }\n}\n")
 	return b.Bytes(), nil
@@ -660,7 +661,7 @@ func postProcessor(v *Vocab) string {
 	var single, pair []string
 	specials := map[int32]bool{}
 	piece := func(kind, id string, typeID int) string {
-		return fmt.Sprintf("{%q: {\"id\": %s, \"type_id\": %d}}", kind, quote(id), typeID)
+		return fmt.Sprintf("{%q: {\"id\": %s, \"type_id\": %d}}", kind, jsonstr.Quote(id), typeID)
 	}
 	for _, seq := range []struct {
 		name   string
@@ -688,39 +689,9 @@ func postProcessor(v *Vocab) string {
 	slices.Sort(ids)
 	var sp []string
 	for _, id := range ids {
-		t := quote(v.Tokens[id])
+		t := jsonstr.Quote(v.Tokens[id])
 		sp = append(sp, fmt.Sprintf("%s: {\"id\": %s, \"ids\": [%d], \"tokens\": [%s]}", t, t, id, t))
 	}
 	return fmt.Sprintf("  \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [%s], \"pair\": [%s], \"special_tokens\": {%s}},\n",
 		strings.Join(single, ", "), strings.Join(pair, ", "), strings.Join(sp, ", "))
-}
-
-// quote writes s as a JSON string, leaving non-ASCII text and <, >, &
-// unescaped as serde_json does.
-func quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteString(strconv.FormatUint(uint64(c)>>4, 16))
-			b.WriteString(strconv.FormatUint(uint64(c)&15, 16))
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
