@@ -23,7 +23,8 @@ func runTestmodel(args []string, stdout, stderr io.Writer) error {
 		presets = append(presets, fmt.Sprintf("  %-15s %s", p.Name, p.Description))
 	}
 	c := newCLI("testmodel", "--preset NAME -o DIR [--dtype f32|bf16] [--seed N]\n"+
-		"       maira testmodel --preset NAME --gguf TYPE -o FILE.gguf\n\n"+
+		"       maira testmodel --preset NAME --gguf TYPE -o FILE.gguf\n"+
+		"       maira testmodel --image FILE.png [--size 640x560] [--depth 16]\n\n"+
 		"Writes a checkpoint in exactly the microsoft/maira-2 layout (config.json, sharded safetensors\n"+
 		"and index, tokenizer files with the real LLaMA vocabulary and MAIRA-2's added tokens,\n"+
 		"preprocessor settings), or, with --gguf, the same model straight into a GGUF file\n"+
@@ -34,12 +35,26 @@ func runTestmodel(args []string, stdout, stderr io.Writer) error {
 	seed := c.Uint64("seed", 1, "random seed")
 	ggufType := c.String("gguf", "", "write a GGUF of this type instead of a checkpoint folder")
 	workers := c.Int("j", 0, "threads (default: one per CPU)")
+	imagePath := c.String("image", "", "write a synthetic chest radiograph PNG to this file instead")
+	size := c.String("size", "640x560", "radiograph size WIDTHxHEIGHT (with --image)")
+	depth := c.Int("depth", 16, "radiograph bits per sample, 8 or 16 (with --image)")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
 		return usagef("unexpected argument %q", pos[0])
+	}
+	if *imagePath != "" {
+		var w, h int
+		if _, err := fmt.Sscanf(*size, "%dx%d", &w, &h); err != nil {
+			return usagef("--size %q: want WIDTHxHEIGHT", *size)
+		}
+		if err := testmodel.WriteRadiograph(*imagePath, w, h, *depth, *seed); err != nil {
+			return fmt.Errorf("%s: %v", *imagePath, err)
+		}
+		fmt.Fprintf(stdout, "wrote %s (%dx%d, %d-bit synthetic radiograph)\n", *imagePath, w, h, *depth)
+		return nil
 	}
 	if *out == "" {
 		return usagef("-o is required")

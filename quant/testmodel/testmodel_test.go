@@ -2,6 +2,7 @@ package testmodel
 
 import (
 	"bytes"
+	"image"
 	"os"
 	"path/filepath"
 	"testing"
@@ -132,6 +133,22 @@ func TestValueScales(t *testing.T) {
 			if len(v) >= 1024 && (std < 0.0003 || std > 0.0005) { // variance of std 0.02
 				t.Errorf("%s: variance %v", ts.Name, std)
 			}
+		}
+	}
+}
+
+func TestRadiograph(t *testing.T) {
+	a, err := Radiograph(64, 48, 16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Radiograph(64, 48, 16, 1)
+	if !bytes.Equal(a.(*image.Gray16).Pix, b.(*image.Gray16).Pix) {
+		t.Error("not deterministic")
+	}
+	for _, bad := range [][3]int{{0, 5, 8}, {5, 5, 12}, {100000, 100000, 8}} {
+		if _, err := Radiograph(bad[0], bad[1], bad[2], 1); err == nil {
+			t.Errorf("%v accepted", bad)
 		}
 	}
 }
