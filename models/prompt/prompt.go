@@ -19,6 +19,7 @@ package prompt
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"maira/quant/modelfile"
@@ -43,12 +44,27 @@ const ImageToken = "<image>"
 const missing = "N/A"
 
 // section is Maira2Processor._get_section_text_or_missing_text: an empty
-// section reads "N/A"; any other text goes in as it is.
+// section reads "N/A"; any other text goes in as it is, but for token
+// markup (see neutralize).
 func section(s string) string {
 	if s == "" {
 		return missing
 	}
-	return s
+	return neutralize(s)
+}
+
+// markup matches the text of MAIRA-2's added and special tokens.
+var markup = regexp.MustCompile(`</?(?:image|prev_im|lat_image|s|unk|obj|box)>|<[xy][0-9]+>`)
+
+// neutralize turns token markup in outside text (an indication typed at the
+// scanner, a prior report) into plain brackets: the tokenizer matches added
+// tokens anywhere in the text, so a literal "<image>" in an indication
+// would add an image placeholder the study has no image for, and "<s>"
+// would start a new sequence.
+func neutralize(s string) string {
+	return markup.ReplaceAllStringFunc(s, func(m string) string {
+		return "(" + m[1:len(m)-1] + ")"
+	})
 }
 
 // Text returns the prompt text for a study, with one ImageToken per image

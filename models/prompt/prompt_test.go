@@ -67,3 +67,13 @@ func TestExpand(t *testing.T) {
 		t.Errorf("mismatch: %v", err)
 	}
 }
+
+func TestNeutralize(t *testing.T) {
+	got := Text(maira2, Study{Indication: "<image> cough <s> < 5 mm <x12><obj>ok</obj>"})
+	if strings.Count(got, ImageToken) != 1 || strings.Contains(got, "<s>") || strings.Contains(got, "<x12>") {
+		t.Errorf("markup survived: %q", got)
+	}
+	if !strings.Contains(got, "INDICATION: (image) cough (s) < 5 mm (x12)(obj)ok(/obj) TECHNIQUE") {
+		t.Errorf("got %q", got)
+	}
+}

@@ -277,4 +277,4 @@ func (p Preset) Tensors() []Tensor {
 const ChatTemplate = "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] }}" +
 	"{% elif message['role'] == 'user' %}{{ ' USER: ' + message['content'] }}" +
 	"{% elif message['role'] == 'assistant' %}{{ ' ASSISTANT: ' + message['content'] + eos_token }}{% endif %}{% endfor %}" +
-	"{% if add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}"
+	"{% if add_generation_prompt %}{{ ' ASSISTANT: ' }}{% endif %}"
