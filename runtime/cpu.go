@@ -1,0 +1,351 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	goruntime "runtime"
+
+	"maira/kernels"
+	"maira/quant/dtype"
+)
+
+// CPU is the portable backend: activations in host memory, weights read in
+// place from the mapped model file, kernels from package kernels run on a
+// pool of worker goroutines.
+type CPU struct {
+	k    *kernels.Variant
+	pool *pool
+}
+
+var _ Backend = (*CPU)(nil)
+
+// NewCPU returns a CPU backend with threads workers (0: GOMAXPROCS, which
+// follows the machine's cores and cgroup CPU limits) running the kernel
+// variant kernels.Select picks ($MAIRA_KERNELS or the best this CPU runs).
+func NewCPU(threads int) (*CPU, error) {
+	k, err := kernels.Select()
+	if err != nil {
+		return nil, err
+	}
+	return NewCPUWithKernels(threads, k)
+}
+
+// NewCPUWithKernels returns a CPU backend running kernel variant k.
+func NewCPUWithKernels(threads int, k *kernels.Variant) (*CPU, error) {
+	if threads < 0 {
+		return nil, fmt.Errorf("--threads %d: want 0 (all cores) or more", threads)
+	}
+	if threads == 0 {
+		threads = goruntime.GOMAXPROCS(0)
+	}
+	return &CPU{k: k, pool: newPool(threads)}, nil
+}
+
+// Name returns "cpu".
+func (c *CPU) Name() string { return "cpu" }
+
+// Describe returns "cpu: N threads, NAME kernels".
+func (c *CPU) Describe() string {
+	return fmt.Sprintf("cpu: %d threads, %s kernels", c.pool.n, c.k.Name)
+}
+
+// Threads returns the number of workers.
+func (c *CPU) Threads() int { return c.pool.n }
+
+// Close stops the workers.
+func (c *CPU) Close() error { c.pool.close(); return nil }
+
+// cpuTensor is a row-major block of host memory; a view shares its parent's.
+type cpuTensor struct {
+	rows, cols int
+	data       []float32
+}
+
+func (t *cpuTensor) Rows() int { return t.rows }
+func (t *cpuTensor) Cols() int { return t.cols }
+
+type cpuWeight struct {
+	name string
+	m    *kernels.Matrix
+}
+
+func (w *cpuWeight) Name() string     { return w.name }
+func (w *cpuWeight) Type() dtype.Type { return w.m.Type }
+func (w *cpuWeight) Rows() int        { return w.m.Rows }
+func (w *cpuWeight) Cols() int        { return w.m.Cols }
+
+// Supports reports true for every type of quant/dtype: the generic kernels
+// decode any of them with its ToFloat.
+func (c *CPU) Supports(t dtype.Type) bool { return t.Known() }
+
+// Weight wraps data without copying (an unaligned F32 tensor, which a GGUF
+// file never has, is copied).
+func (c *CPU) Weight(name string, t dtype.Type, rows, cols int, data []byte) (Weight, error) {
+	m, err := kernels.NewMatrix(t, rows, cols, data)
+	if err != nil {
+		return nil, err
+	}
+	return &cpuWeight{name: name, m: m}, nil
+}
+
+// Alloc returns a zeroed tensor in host memory.
+func (c *CPU) Alloc(rows, cols int) (Tensor, error) {
+	if rows <= 0 || cols <= 0 || rows > math.MaxInt32 || cols > math.MaxInt32 {
+		return nil, fmt.Errorf("tensor of %d x %d", rows, cols)
+	}
+	return &cpuTensor{rows: rows, cols: cols, data: make([]float32, rows*cols)}, nil
+}
+
+// Free is a no-op: the garbage collector frees host tensors.
+func (c *CPU) Free(Tensor) {}
+
+// View returns rows [row, row+n) of t.
+func (c *CPU) View(t Tensor, row, n int) Tensor {
+	x := c.t(t)
+	if row < 0 || n < 0 || row+n > x.rows {
+		panic(fmt.Sprintf("runtime: View of rows [%d, %d) of a %d-row tensor", row, row+n, x.rows))
+	}
+	return &cpuTensor{rows: n, cols: x.cols, data: x.data[row*x.cols : (row+n)*x.cols : (row+n)*x.cols]}
+}
+
+// Write copies host values into dst.
+func (c *CPU) Write(dst Tensor, src []float32) error {
+	x := c.t(dst)
+	if len(src) != len(x.data) {
+		return fmt.Errorf("write of %d values into a %d x %d tensor", len(src), x.rows, x.cols)
+	}
+	copy(x.data, src)
+	return nil
+}
+
+// Read copies src to the host.
+func (c *CPU) Read(src Tensor, dst []float32) error {
+	x := c.t(src)
+	if len(dst) != len(x.data) {
+		return fmt.Errorf("read of a %d x %d tensor into %d values", x.rows, x.cols, len(dst))
+	}
+	copy(dst, x.data)
+	return nil
+}
+
+// Sync returns nil: CPU ops finish before they return.
+func (c *CPU) Sync() error { return nil }
+
+func (c *CPU) t(t Tensor) *cpuTensor {
+	x, ok := t.(*cpuTensor)
+	if !ok {
+		panic(fmt.Sprintf("runtime: a %T is not a cpu tensor", t))
+	}
+	return x
+}
+
+func (c *CPU) w(w Weight) *kernels.Matrix {
+	x, ok := w.(*cpuWeight)
+	if !ok {
+		panic(fmt.Sprintf("runtime: a %T is not a cpu weight", w))
+	}
+	return x.m
+}
+
+// vec returns a vector weight's values.
+func (c *CPU) vec(w Weight, n int, op string) []float32 {
+	m := c.w(w)
+	if m.F32 == nil || m.Rows != 1 || m.Cols != n {
+		panic(fmt.Sprintf("runtime: %s: %s is a %d x %d %s, want an f32 vector of %d", op, w.Name(), m.Rows, m.Cols, m.Type, n))
+	}
+	return m.F32
+}
+
+func same(op string, ts ...*cpuTensor) {
+	for _, t := range ts[1:] {
+		if t.rows != ts[0].rows || t.cols != ts[0].cols {
+			panic(fmt.Sprintf("runtime: %s of a %d x %d and a %d x %d tensor", op, ts[0].rows, ts[0].cols, t.rows, t.cols))
+		}
+	}
+}
+
+// rowGrain is how many rows make a chunk of an element-wise op: about 16K
+// values, so small ops run inline and big ones spread over the workers.
+func rowGrain(cols int) int { return max(1, (16<<10)/cols) }
+
+// CopyRows copies src into dst.
+func (c *CPU) CopyRows(dst, src Tensor) {
+	d, s := c.t(dst), c.t(src)
+	same("CopyRows", d, s)
+	copy(d.data, s.data)
+}
+
+// Gather decodes table rows ids into dst.
+func (c *CPU) Gather(dst Tensor, table Weight, ids []int32) {
+	d, m := c.t(dst), c.w(table)
+	if d.rows != len(ids) || d.cols != m.Cols {
+		panic(fmt.Sprintf("runtime: Gather of %d rows of %s (%d wide) into %d x %d", len(ids), table.Name(), m.Cols, d.rows, d.cols))
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= m.Rows {
+			panic(fmt.Sprintf("runtime: Gather: row %d of %s, which has %d", id, table.Name(), m.Rows))
+		}
+	}
+	c.pool.parallel(len(ids), rowGrain(d.cols), func(_, lo, hi int) {
+		c.k.Gather(d.data[lo*d.cols:], d.cols, m, ids[lo:hi])
+	})
+}
+
+// matMulGrain is the output rows per chunk: a whole number of the kernel's
+// weight-row tiles.
+const matMulGrain = 16
+
+// MatMul splits the output columns (weight rows) across the workers, so
+// each weight row is decoded once, by one worker.
+func (c *CPU) MatMul(dst, x Tensor, w Weight) {
+	d, xi, m := c.t(dst), c.t(x), c.w(w)
+	if xi.cols != m.Cols || d.rows != xi.rows || d.cols != m.Rows {
+		panic(fmt.Sprintf("runtime: MatMul of %d x %d by %s (%d x %d) into %d x %d", xi.rows, xi.cols, w.Name(), m.Rows, m.Cols, d.rows, d.cols))
+	}
+	c.pool.parallel(m.Rows, matMulGrain, func(wk, lo, hi int) {
+		c.k.MatMul(d.data, d.cols, xi.data, xi.cols, xi.rows, m, lo, hi, &c.pool.scratch[wk])
+	})
+}
+
+// AddBias adds bias to every row.
+func (c *CPU) AddBias(x Tensor, bias Weight) {
+	t := c.t(x)
+	b := c.vec(bias, t.cols, "AddBias")
+	c.pool.parallel(t.rows, rowGrain(t.cols), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := t.data[r*t.cols : (r+1)*t.cols]
+			for i := range row {
+				row[i] += b[i]
+			}
+		}
+	})
+}
+
+// ScaleCols multiplies each column by its scale.
+func (c *CPU) ScaleCols(x Tensor, scale Weight) {
+	t := c.t(x)
+	s := c.vec(scale, t.cols, "ScaleCols")
+	c.pool.parallel(t.rows, rowGrain(t.cols), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := t.data[r*t.cols : (r+1)*t.cols]
+			for i := range row {
+				row[i] *= s[i]
+			}
+		}
+	})
+}
+
+// Add sets dst = a + b.
+func (c *CPU) Add(dst, a, b Tensor) {
+	d, x, y := c.t(dst), c.t(a), c.t(b)
+	same("Add", d, x, y)
+	c.pool.parallel(len(d.data), 16<<10, func(_, lo, hi int) {
+		dd, xx, yy := d.data[lo:hi], x.data[lo:hi], y.data[lo:hi]
+		for i := range dd {
+			dd[i] = xx[i] + yy[i]
+		}
+	})
+}
+
+// Mul sets dst = a ⊙ b.
+func (c *CPU) Mul(dst, a, b Tensor) {
+	d, x, y := c.t(dst), c.t(a), c.t(b)
+	same("Mul", d, x, y)
+	c.pool.parallel(len(d.data), 16<<10, func(_, lo, hi int) {
+		dd, xx, yy := d.data[lo:hi], x.data[lo:hi], y.data[lo:hi]
+		for i := range dd {
+			dd[i] = xx[i] * yy[i]
+		}
+	})
+}
+
+// LayerNorm normalises each row.
+func (c *CPU) LayerNorm(dst, x Tensor, w, b Weight, eps float32) {
+	d, s := c.t(dst), c.t(x)
+	same("LayerNorm", d, s)
+	wv, bv := c.vec(w, s.cols, "LayerNorm"), c.vec(b, s.cols, "LayerNorm")
+	c.pool.parallel(s.rows, rowGrain(s.cols), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			c.k.LayerNorm(d.data[r*d.cols:(r+1)*d.cols], s.data[r*s.cols:(r+1)*s.cols], wv, bv, eps)
+		}
+	})
+}
+
+// RMSNorm normalises each row.
+func (c *CPU) RMSNorm(dst, x Tensor, w Weight, eps float32) {
+	d, s := c.t(dst), c.t(x)
+	same("RMSNorm", d, s)
+	wv := c.vec(w, s.cols, "RMSNorm")
+	c.pool.parallel(s.rows, rowGrain(s.cols), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			c.k.RMSNorm(d.data[r*d.cols:(r+1)*d.cols], s.data[r*s.cols:(r+1)*s.cols], wv, eps)
+		}
+	})
+}
+
+// GELU applies the exact GELU.
+func (c *CPU) GELU(dst, x Tensor) {
+	d, s := c.t(dst), c.t(x)
+	same("GELU", d, s)
+	c.pool.parallel(len(d.data), 16<<10, func(_, lo, hi int) { c.k.GELU(d.data[lo:hi], s.data[lo:hi]) })
+}
+
+// SiLUMul sets dst = silu(gate) ⊙ up.
+func (c *CPU) SiLUMul(dst, gate, up Tensor) {
+	d, g, u := c.t(dst), c.t(gate), c.t(up)
+	same("SiLUMul", d, g, u)
+	c.pool.parallel(len(d.data), 16<<10, func(_, lo, hi int) { c.k.SiLUMul(d.data[lo:hi], g.data[lo:hi], u.data[lo:hi]) })
+}
+
+// RoPE rotates each row at its position.
+func (c *CPU) RoPE(x Tensor, heads, pos0 int, r Rope) {
+	t := c.t(x)
+	if heads <= 0 || t.cols%heads != 0 || (t.cols/heads)%2 != 0 {
+		panic(fmt.Sprintf("runtime: RoPE of %d columns in %d heads", t.cols, heads))
+	}
+	factor := r.Factor
+	if factor == 0 {
+		factor = 1
+	}
+	hd := t.cols / heads
+	c.pool.parallel(t.rows, rowGrain(t.cols), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			c.k.RoPE(t.data[i*t.cols:(i+1)*t.cols], heads, hd, float64(pos0+i)/factor, r.Theta)
+		}
+	})
+}
+
+// attnRows is the query rows of one attention task: the kernel tiles
+// them further; dynamic scheduling evens out the causal triangle.
+const attnRows = 32
+
+// Attention runs one task per (head, block of query rows).
+func (c *CPU) Attention(dst, q, k, v Tensor, a Attn) {
+	d, qt, kt, vt := c.t(dst), c.t(q), c.t(k), c.t(v)
+	same("Attention", d, qt)
+	same("Attention", kt, vt)
+	if a.Heads <= 0 || a.KVHeads <= 0 || a.Heads%a.KVHeads != 0 || qt.cols%a.Heads != 0 || kt.cols != qt.cols/a.Heads*a.KVHeads {
+		panic(fmt.Sprintf("runtime: Attention of q %d wide in %d heads with k/v %d wide in %d heads", qt.cols, a.Heads, kt.cols, a.KVHeads))
+	}
+	if a.Causal && (a.Pos0 < 0 || a.Pos0+qt.rows > kt.rows) {
+		panic(fmt.Sprintf("runtime: causal Attention of %d rows at %d over %d keys", qt.rows, a.Pos0, kt.rows))
+	}
+	hd := qt.cols / a.Heads
+	group := a.Heads / a.KVHeads
+	blocks := (qt.rows + attnRows - 1) / attnRows
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	c.pool.parallel(a.Heads*blocks, 1, func(wk, lo, hi int) {
+		for task := lo; task < hi; task++ {
+			h, r0 := task/blocks, task%blocks*attnRows
+			r1 := min(r0+attnRows, qt.rows)
+			kh := h / group
+			c.k.Attention(&kernels.Attn{
+				Out: d.data[r0*d.cols+h*hd:], LdOut: d.cols,
+				Q: qt.data[r0*qt.cols+h*hd:], LdQ: qt.cols,
+				K: kt.data[kh*hd:], V: vt.data[kh*hd:], LdKV: kt.cols,
+				Rows: r1 - r0, HeadDim: hd, Scale: scale,
+				Keys: kt.rows, Causal: a.Causal, Pos0: a.Pos0 + r0,
+			}, &c.pool.scratch[wk])
+		}
+	})
+}
