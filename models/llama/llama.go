@@ -120,11 +120,12 @@ type Session struct {
 var _ runtime.Decoder = (*Session)(nil)
 
 // NewSession starts a session with room for maxTokens positions (prompt
-// and generated tokens), which may not exceed the model's context length.
+// and generated tokens), which may not exceed the model's positions
+// (modelfile.Text.MaxPositions).
 func (m *Model) NewSession(maxTokens int) (*Session, error) {
 	c := &m.Config
-	if maxTokens <= 0 || maxTokens > c.ContextLength {
-		return nil, fmt.Errorf("llama: a session of %d tokens does not fit the context length of %d", maxTokens, c.ContextLength)
+	if maxTokens <= 0 || maxTokens > c.MaxPositions() {
+		return nil, fmt.Errorf("llama: a session of %d tokens does not fit the context of %d positions", maxTokens, c.MaxPositions())
 	}
 	kv := c.HeadDim() * c.HeadCountKV
 	chunk := min(maxTokens, prefillChunk)
@@ -205,7 +206,7 @@ func (s *Session) room(n int) error {
 		return fmt.Errorf("llama: session is closed")
 	}
 	if s.pos+n > s.max {
-		return fmt.Errorf("llama: %d more tokens at position %d exceed the session's %d (context length %d)", n, s.pos, s.max, s.m.Config.ContextLength)
+		return fmt.Errorf("llama: %d more tokens at position %d exceed the session's %d (the model's context is %d positions)", n, s.pos, s.max, s.m.Config.MaxPositions())
 	}
 	return nil
 }

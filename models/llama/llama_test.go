@@ -421,8 +421,11 @@ func TestGreedyMatchesReference(t *testing.T) {
 
 func TestSessionLimits(t *testing.T) {
 	m, _ := open(t, tinyPath, 1)
-	ctx := m.Config.ContextLength
-	if _, err := m.NewSession(ctx + 1); err == nil || !strings.Contains(err.Error(), "context length") || strings.Contains(err.Error(), "\n") {
+	ctx := m.Config.MaxPositions() // 4096 x the linear RoPE factor 1.5
+	if ctx != 6144 {
+		t.Errorf("tiny positions %d, want 6144", ctx)
+	}
+	if _, err := m.NewSession(ctx + 1); err == nil || !strings.Contains(err.Error(), "context of 6144") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("session beyond the context: %v", err)
 	}
 	s, err := m.NewSession(8)

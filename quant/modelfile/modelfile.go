@@ -113,6 +113,19 @@ type Text struct {
 // HeadDim is the width of one attention head.
 func (t *Text) HeadDim() int { return t.EmbeddingLength / t.HeadCount }
 
+// MaxPositions is how many positions a session may hold. Linear RoPE
+// scaling divides positions by the factor, stretching the trained context
+// by it: MAIRA-2 scales Vicuna's 4096 by 1.5, and a study with three images
+// (3 x 1369 image tokens) and a report needs the room. transformers itself
+// sets no hard limit; this one keeps positions within what the scaling was
+// made for.
+func (t *Text) MaxPositions() int {
+	if t.RopeScalingType == "linear" && t.RopeScalingFactor > 1 {
+		return int(float64(t.ContextLength) * float64(t.RopeScalingFactor))
+	}
+	return t.ContextLength
+}
+
 // Vision is the image encoder's shape (Dinov2 / RAD-DINO).
 type Vision struct {
 	ImageSize         int
