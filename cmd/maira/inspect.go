@@ -38,7 +38,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var rep *report
+	var rep *inspection
 	if st.IsDir() {
 		rep, err = inspectHF(pos[0])
 	} else {
@@ -56,8 +56,8 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// report is what inspect shows, for text and JSON alike.
-type report struct {
+// inspection is what inspect shows, for text and JSON alike.
+type inspection struct {
 	Path      string         `json:"path"`
 	Format    string         `json:"format"`
 	Version   uint32         `json:"version,omitempty"`
@@ -83,13 +83,13 @@ type tensorReport struct {
 	File  string  `json:"file,omitempty"`
 }
 
-func inspectGGUF(path string, full bool) (*report, error) {
+func inspectGGUF(path string, full bool) (*inspection, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	rep := &report{Path: path, Format: "gguf", Version: f.Version, Size: int64(len(f.Bytes()))}
+	rep := &inspection{Path: path, Format: "gguf", Version: f.Version, Size: int64(len(f.Bytes()))}
 	if h, err := modelfile.Read(f); err == nil {
 		if err := modelfile.Check(f, h); err != nil {
 			return nil, err
@@ -129,13 +129,13 @@ func describeHeader(h *modelfile.Header) string {
 	return s
 }
 
-func inspectHF(dir string) (*report, error) {
+func inspectHF(dir string) (*inspection, error) {
 	ck, err := hf.Open(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer ck.Close()
-	rep := &report{Path: dir, Format: "huggingface"}
+	rep := &inspection{Path: dir, Format: "huggingface"}
 	cfg := ck.Config
 	add := func(k string, v any) {
 		rep.Metadata = append(rep.Metadata, kvReport{Key: k, Type: reflect.TypeOf(v).String(), Value: v})
@@ -195,7 +195,7 @@ func inspectHF(dir string) (*report, error) {
 	return rep, nil
 }
 
-func (r *report) print(w io.Writer) {
+func (r *inspection) print(w io.Writer) {
 	fmt.Fprintf(w, "%s: %s", r.Path, r.Format)
 	if r.Version != 0 {
 		fmt.Fprintf(w, " v%d", r.Version)

@@ -43,7 +43,7 @@ func TestLlamaCppLoadsExport(t *testing.T) {
 		{"quant", ck, "-o", full},
 		{"export", "--llm-only", full, "-o", llm},
 	} {
-		if code, _, stderr := maira(args...); code != 0 {
+		if code, _, stderr := mairaCLI(args...); code != 0 {
 			t.Fatalf("%v: %s", args, stderr)
 		}
 	}

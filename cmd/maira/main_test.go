@@ -20,8 +20,8 @@ import (
 	"maira/quant/safetensors"
 )
 
-// maira runs the command line in-process.
-func maira(args ...string) (code int, stdout, stderr string) {
+// mairaCLI runs the command line in-process.
+func mairaCLI(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
 	code = run(args, &o, &e)
 	return code, o.String(), e.String()
@@ -43,7 +43,7 @@ func tiny(t *testing.T) string {
 			return
 		}
 		tinyDir = filepath.Join(dir, "tiny")
-		if code, _, e := maira("testmodel", "--preset", "tiny", "-o", tinyDir); code != 0 {
+		if code, _, e := mairaCLI("testmodel", "--preset", "tiny", "-o", tinyDir); code != 0 {
 			tinyErr = fmt.Errorf("testmodel: %s", e)
 		}
 	})
@@ -66,13 +66,16 @@ func TestMain(m *testing.M) {
 	if tinyDir != "" {
 		os.RemoveAll(filepath.Dir(tinyDir))
 	}
+	if modelDir != "" {
+		os.RemoveAll(modelDir)
+	}
 	os.Exit(code)
 }
 
 func TestQuantInspectExport(t *testing.T) {
 	dir := tiny(t)
 	out := filepath.Join(t.TempDir(), "m.gguf")
-	code, stdout, stderr := maira("quant", dir, "-o", out)
+	code, stdout, stderr := mairaCLI("quant", dir, "-o", out)
 	if code != 0 {
 		t.Fatalf("quant: %d %s", code, stderr)
 	}
@@ -82,11 +85,11 @@ func TestQuantInspectExport(t *testing.T) {
 			t.Errorf("quant output lacks %q:\n%s", want, stdout)
 		}
 	}
-	code, stdout, stderr = maira("inspect", out, "--json")
+	code, stdout, stderr = mairaCLI("inspect", out, "--json")
 	if code != 0 {
 		t.Fatalf("inspect: %s", stderr)
 	}
-	var rep report
+	var rep inspection
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +97,7 @@ func TestQuantInspectExport(t *testing.T) {
 		t.Errorf("inspect: %+v", rep)
 	}
 	llm := filepath.Join(t.TempDir(), "llm.gguf")
-	if code, _, stderr = maira("export", "--llm-only", out, "-o", llm); code != 0 {
+	if code, _, stderr = mairaCLI("export", "--llm-only", out, "-o", llm); code != 0 {
 		t.Fatalf("export: %s", stderr)
 	}
 	a, err := gguf.Open(out)
@@ -133,7 +136,7 @@ func TestQuantInspectExport(t *testing.T) {
 		}
 	}
 	// The HF folder inspects too.
-	if code, stdout, _ = maira("inspect", dir); code != 0 || !strings.Contains(stdout, "language_model.lm_head.weight") {
+	if code, stdout, _ = mairaCLI("inspect", dir); code != 0 || !strings.Contains(stdout, "language_model.lm_head.weight") {
 		t.Errorf("inspect of a folder: %d\n%s", code, stdout)
 	}
 }
@@ -141,7 +144,7 @@ func TestQuantInspectExport(t *testing.T) {
 func TestDryRunWritesNothing(t *testing.T) {
 	dir := tiny(t)
 	outDir := t.TempDir()
-	code, stdout, stderr := maira("quant", dir, "-o", filepath.Join(outDir, "m.gguf"), "--dry-run", "--type", "q4_0")
+	code, stdout, stderr := mairaCLI("quant", dir, "-o", filepath.Join(outDir, "m.gguf"), "--dry-run", "--type", "q4_0")
 	if code != 0 || !strings.Contains(stdout, "would write") || !strings.Contains(stdout, "q4_0") {
 		t.Fatalf("%d %s %s", code, stdout, stderr)
 	}
@@ -152,7 +155,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 
 func TestTestmodelGGUF(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "t.gguf")
-	if code, _, stderr := maira("testmodel", "--preset", "tiny", "--gguf", "q8_0", "-o", out); code != 0 {
+	if code, _, stderr := mairaCLI("testmodel", "--preset", "tiny", "--gguf", "q8_0", "-o", out); code != 0 {
 		t.Fatal(stderr)
 	}
 	f, err := gguf.Open(out)
@@ -271,7 +274,7 @@ func TestBadInput(t *testing.T) {
 			dir := tiny(t)
 			tt.corrupt(t, dir)
 			outDir := t.TempDir()
-			code, _, stderr := maira("quant", dir, "-o", filepath.Join(outDir, "m.gguf"))
+			code, _, stderr := mairaCLI("quant", dir, "-o", filepath.Join(outDir, "m.gguf"))
 			if code != 1 {
 				t.Errorf("exit %d, want 1", code)
 			}
@@ -305,12 +308,12 @@ func TestUsageErrors(t *testing.T) {
 		{"nosuch"},
 	}
 	for _, args := range tests {
-		code, _, stderr := maira(args...)
+		code, _, stderr := mairaCLI(args...)
 		if code != 2 || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
 	}
-	if code, stdout, _ := maira("quant", "-h"); code != 0 || !strings.Contains(stdout, "Default recipe: mixed") {
+	if code, stdout, _ := mairaCLI("quant", "-h"); code != 0 || !strings.Contains(stdout, "Default recipe: mixed") {
 		t.Errorf("quant -h: %d %q", code, stdout)
 	}
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"maira/internal/filehash"
+	"maira/models/draft"
+	"maira/runtime"
+)
+
+// version is the build's version, set with -ldflags "-X main.version=...".
+var version = "dev"
+
+// engineFlags are the flags of every command that runs the model.
+type engineFlags struct {
+	model   *string
+	backend *string
+	threads *int
+}
+
+func addEngineFlags(c *cli) engineFlags {
+	return engineFlags{
+		model:   c.String("model", "", "model file (a GGUF from maira quant)"),
+		backend: c.String("backend", "auto", "compute backend: auto, cpu or cuda"),
+		threads: c.Int("threads", 0, "CPU threads (default: one per core)"),
+	}
+}
+
+// backend opens the backend the flags ask for.
+func (f engineFlags) open() (runtime.Backend, error) {
+	switch *f.backend {
+	case "auto", "cpu", "cuda":
+	default:
+		return nil, usagef("--backend %q: want auto, cpu or cuda", *f.backend)
+	}
+	if *f.model == "" {
+		return nil, usagef("--model M.gguf is required")
+	}
+	return runtime.Open(*f.backend, *f.threads)
+}
+
+// engine loads the model for drafting reports.
+func (f engineFlags) engine() (*draft.Engine, runtime.Backend, error) {
+	b, err := f.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := draft.Open(*f.model, b, filehash.DefaultCache(), "maira "+version)
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	return e, b, nil
+}
+
+// peakRSS returns the process's peak resident memory in bytes (VmHWM).
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%d", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}
