@@ -38,17 +38,20 @@ else
 	@echo "qemu-aarch64-static not installed: skipping the arm64 tests (apt-get install qemu-user-static)"
 endif
 
-# The demo: generate a tiny MAIRA-2 checkpoint in the real layout, convert
-# it with the default recipe, inspect the result, and export the language
-# model for llama.cpp.
+# The demo: generate a tiny MAIRA-2 checkpoint in the real layout (random
+# weights, so the findings are gibberish), convert it with the default
+# recipe, inspect it, draw a synthetic chest radiograph, and write the draft
+# report for it, as text and as the report document.
 demo: build
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN) testmodel --preset tiny -o $(DEMO)/maira-2-tiny
-	$(BIN) inspect $(DEMO)/maira-2-tiny | head -n 30
 	$(BIN) quant $(DEMO)/maira-2-tiny -o $(DEMO)/maira-2-tiny.gguf
-	$(BIN) inspect $(DEMO)/maira-2-tiny.gguf | head -n 60
-	$(BIN) export --llm-only $(DEMO)/maira-2-tiny.gguf -o $(DEMO)/maira-2-tiny-llm.gguf
-	@echo "demo: done; files in $(DEMO)"
+	$(BIN) inspect $(DEMO)/maira-2-tiny.gguf | head -n 8
+	$(BIN) testmodel --image $(DEMO)/chest.png --size 640x560
+	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image $(DEMO)/chest.png \
+	  --indication "Cough and fever." --technique "PA chest radiograph." --max-tokens 40
+	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image $(DEMO)/chest.png --max-tokens 40 --json > $(DEMO)/report.json
+	@echo "demo: done; the report document is $(DEMO)/report.json (schema: docs/report.md)"
 
 # Benchmarks: the Go benchmarks of the quantizers and readers, then the
 # whole-checkpoint conversion benchmark (scripts/bench-quant.sh: a 14 GB
