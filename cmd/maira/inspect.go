@@ -7,10 +7,12 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strings"
 
 	"maira/quant/gguf"
 	"maira/quant/hf"
 	"maira/quant/modelfile"
+	"maira/quant/safetensors"
 )
 
 func init() {
@@ -24,7 +26,7 @@ func init() {
 const arrayPreview = 8
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	c := newCLI("inspect", "PATH [--json] [--full]\n\nPATH is a GGUF file or a Hugging Face checkpoint folder.", stdout)
+	c := newCLI("inspect", "PATH [--json] [--full]\n\nPATH is a GGUF file, a Hugging Face checkpoint folder, or a .safetensors file.", stdout)
 	asJSON := c.Bool("json", false, "print JSON")
 	full := c.Bool("full", false, "print long arrays (the vocabulary) whole")
 	pos, err := c.parse(args)
@@ -39,9 +41,12 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var rep *inspection
-	if st.IsDir() {
+	switch {
+	case st.IsDir():
 		rep, err = inspectHF(pos[0])
-	} else {
+	case strings.HasSuffix(pos[0], ".safetensors"):
+		rep, err = inspectSafetensors(pos[0])
+	default:
 		rep, err = inspectGGUF(pos[0], *full)
 	}
 	if err != nil {
@@ -192,6 +197,32 @@ func inspectHF(dir string) (*inspection, error) {
 		}
 	}
 	sort.Slice(rep.Tensors, func(i, j int) bool { return rep.Tensors[i].Name < rep.Tensors[j].Name })
+	return rep, nil
+}
+
+// inspectSafetensors lists one safetensors file (a shard, or a --dump).
+func inspectSafetensors(path string) (*inspection, error) {
+	f, err := safetensors.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rep := &inspection{Path: path, Format: "safetensors"}
+	if st, err := os.Stat(path); err == nil {
+		rep.Size = st.Size()
+	}
+	keys := make([]string, 0, len(f.Metadata))
+	for k := range f.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		rep.Metadata = append(rep.Metadata, kvReport{Key: k, Type: "string", Value: f.Metadata[k]})
+	}
+	for _, t := range f.Tensors {
+		rep.Tensors = append(rep.Tensors, tensorReport{Name: t.Name, Type: string(t.DType), Shape: t.Shape, Bytes: int64(len(t.Data))})
+		rep.DataBytes += int64(len(t.Data))
+	}
 	return rep, nil
 }
 

@@ -95,6 +95,9 @@ func TestReport(t *testing.T) {
 	if set.Tensor("prompt_ids").DType != "I32" {
 		t.Error("prompt_ids is not int32")
 	}
+	if code, stdout, _ := mairaCLI("inspect", dump); code != 0 || !strings.Contains(stdout, "first_logits") {
+		t.Errorf("inspect of the dump: %d\n%s", code, stdout)
+	}
 }
 
 func TestReportBadInput(t *testing.T) {
