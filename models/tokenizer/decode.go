@@ -50,7 +50,7 @@ func (t *Tokenizer) Piece(id int32) string {
 	case vocab.UserDefined:
 		return p
 	case vocab.Byte:
-		b, _ := bytePiece(p) // checked by New
+		b, _ := vocab.BytePiece(p) // checked by New
 		return string([]byte{b})
 	}
 	return ""
@@ -83,7 +83,7 @@ func (s *Stream) add(dst []byte, id int32) []byte {
 	}
 	switch p := t.pieces[id]; t.types[id] {
 	case vocab.Byte:
-		b, _ := bytePiece(p)
+		b, _ := vocab.BytePiece(p)
 		s.pending = append(s.pending, b)
 		// Hand out every character that is complete, and U+FFFD for each
 		// byte that can no longer start or continue one.

@@ -138,7 +138,7 @@ func New(t *modelfile.Tokenizer) (*Tokenizer, error) {
 		case vocab.Unused:
 			tk.hasUnused = true
 		case vocab.Byte:
-			b, ok := bytePiece(p)
+			b, ok := vocab.BytePiece(p)
 			if !ok {
 				return nil, fmt.Errorf("tokenizer: token %d %q is of type BYTE but not of the form <0xXX>", i, p)
 			}
@@ -211,26 +211,4 @@ func (t *Tokenizer) valid(id int32) bool { return id >= 0 && int(id) < len(t.pie
 // separate table that merges never consult.
 func mergeable(typ vocab.TokenType) bool {
 	return typ == vocab.Normal || typ == vocab.UserDefined || typ == vocab.Unused
-}
-
-// bytePiece returns the byte that a byte-fallback piece "<0xXX>" stands for,
-// with the hex digits in upper case as SentencePiece writes them
-// (ByteToPiece) and llama.cpp looks them up (byte_to_token).
-func bytePiece(s string) (byte, bool) {
-	if len(s) != 6 || s[:3] != "<0x" || s[5] != '>' {
-		return 0, false
-	}
-	hi, ok1 := hexDigit(s[3])
-	lo, ok2 := hexDigit(s[4])
-	return hi<<4 | lo, ok1 && ok2
-}
-
-func hexDigit(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

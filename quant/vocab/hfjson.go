@@ -217,7 +217,7 @@ func parseTokenizerJSON(data []byte) (*Vocab, error) {
 	}
 	for i, s := range v.Tokens {
 		sp, added := special[int64(i)]
-		_, isByte := bytePiece(s)
+		_, isByte := BytePiece(s)
 		switch {
 		case int32(i) == v.UNK:
 			v.Types[i] = Unknown

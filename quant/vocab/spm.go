@@ -349,7 +349,7 @@ func checkLoadable(pieces []string, types []TokenType, byteFallback bool) error 
 			if !byteFallback {
 				return fmt.Errorf("piece %d %q is of type BYTE but trainer_spec.byte_fallback is false", i, p)
 			}
-			b, ok := bytePiece(p)
+			b, ok := BytePiece(p)
 			if !ok {
 				return fmt.Errorf("piece %d %q is of type BYTE but is not of the form <0xXX>", i, p)
 			}

@@ -290,7 +290,7 @@ func TestSPMExpected(t *testing.T) {
 				t.Fatalf("%q: id %d out of range", c.Text, id)
 			}
 			tok := v.Tokens[id]
-			if by, ok := bytePiece(tok); ok && v.Types[id] == Byte {
+			if by, ok := BytePiece(tok); ok && v.Types[id] == Byte {
 				b = append(b, by)
 				sawByte = true
 				continue

@@ -207,9 +207,10 @@ func (v *Vocab) find(s string) int32 {
 	return -1
 }
 
-// bytePiece returns the byte that a byte-fallback piece "<0xXX>" (upper-case
-// hex, as SentencePiece writes it) stands for.
-func bytePiece(s string) (byte, bool) {
+// BytePiece returns the byte that a byte-fallback piece "<0xXX>" stands
+// for, with the hex digits in upper case as SentencePiece writes them
+// (ByteToPiece) and llama.cpp looks them up (byte_to_token).
+func BytePiece(s string) (byte, bool) {
 	if len(s) != 6 || s[:3] != "<0x" || s[5] != '>' {
 		return 0, false
 	}
