@@ -74,9 +74,15 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	stream := e.Tokenizer.NewStream()
 	tty := isTerminal(stderr)
-	if !*asJSON {
-		fmt.Fprintln(stdout, report.Notice)
-		fmt.Fprint(stdout, "FINDINGS: ")
+	// The notice comes first, but only once there is a draft to mark: a
+	// study that fails before generation prints only its error.
+	header := false
+	printHeader := func() {
+		if !header && !*asJSON {
+			fmt.Fprintln(stdout, report.Notice)
+			fmt.Fprint(stdout, "FINDINGS: ")
+			header = true
+		}
 	}
 	started := false
 	doc, err := e.Report(req, func(ev runtime.Event) {
@@ -87,6 +93,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			}
 		case runtime.TokenProduced:
 			if !*asJSON {
+				printHeader()
 				text := stream.Add(ev.Token)
 				if !started {
 					text = strings.TrimLeft(text, " ")
@@ -97,7 +104,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 	})
 	if err != nil {
-		if !*asJSON {
+		if header {
 			fmt.Fprintln(stdout)
 		}
 		return err
@@ -112,6 +119,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(doc)
 	}
+	printHeader()
 	fmt.Fprintln(stdout, stream.Flush())
 	if doc.Grounded {
 		for _, s := range doc.Sentences {

@@ -126,7 +126,10 @@ func TestReportBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := mairaCLI(append([]string{"report"}, tt.args...)...)
+			code, stdout, stderr := mairaCLI(append([]string{"report"}, tt.args...)...)
+			if stdout != "" {
+				t.Errorf("a failed study printed %q", stdout)
+			}
 			if code != tt.code || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d (want %d), stderr %q (want %q)", code, tt.code, stderr, tt.want)
 			}
