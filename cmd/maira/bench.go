@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"io"
+	goruntime "runtime"
+	"strings"
 	"time"
 
 	"maira/models/draft"
+	"maira/models/imageproc"
 	"maira/models/maira"
 	"maira/models/tokenizer"
 	"maira/quant/gguf"
 	"maira/quant/modelfile"
+	"maira/quant/testmodel"
 	"maira/runtime"
 )
 
@@ -35,6 +41,16 @@ type benchResult struct {
 	LoadMS         float64 `json:"load_ms"`
 	Quantization   string  `json:"quantization"`
 	ImageEncodeRun bool    `json:"image_encode_run"`
+	// ReadGBs is the measured read bandwidth of the machine with these
+	// threads; RooflineTPS = ReadGBs / the language model's weight bytes,
+	// the decode ceiling at short context.
+	ReadGBs     float64 `json:"read_bandwidth_gb_s"`
+	WeightBytes int64   `json:"llm_weight_bytes"`
+	RooflineTPS float64 `json:"decode_roofline_tokens_per_s"`
+	// ReportMS is the time to a full report (one frontal image decoded from
+	// PNG, ReportTokens generated), when asked for.
+	ReportMS     float64 `json:"report_ms,omitempty"`
+	ReportTokens int     `json:"report_tokens,omitempty"`
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
@@ -46,6 +62,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	promptTokens := c.Int("prompt-tokens", 128, "prompt tokens to prefill")
 	genTokens := c.Int("gen-tokens", 32, "tokens to decode")
 	noImage := c.Bool("no-image", false, "skip the image encode")
+	reportTokens := c.Int("report", 0, "also time a full report of one frontal image with this many generated tokens (e.g. 150)")
+	bwMB := c.Int("bandwidth-mb", 512, "buffer size for the read-bandwidth measurement (0: skip it)")
 	asJSON := c.Bool("json", false, "print JSON")
 	pos, err := c.parse(args)
 	if err != nil {
@@ -68,7 +86,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	res := benchResult{Model: *ef.model, Backend: b.Describe(), Threads: *ef.threads, PromptTokens: *promptTokens,
+	threads := *ef.threads
+	if threads <= 0 {
+		threads = goruntime.GOMAXPROCS(0)
+	}
+	res := benchResult{Model: *ef.model, Backend: b.Describe(), Threads: threads, PromptTokens: *promptTokens,
 		GenTokens: *genTokens, LoadMS: ms(time.Since(t0))}
 	res.Quantization = draft.Quantization(m)
 
@@ -102,18 +124,39 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", *ef.model, err)
 	}
-	defer s.Close()
 	x, err := s.Embed(ids)
 	if err != nil {
+		s.Close()
 		return err
 	}
-	defer b.Free(x)
 	r, err := runtime.Generate(s, x, runtime.GenerateOptions{MaxTokens: *genTokens, EOS: -1, RepeatGuard: -1}, nil)
 	if err != nil {
 		return err
 	}
 	res.PrefillTPS, res.DecodeTPS = r.PrefillTokensPerSecond, r.DecodeTokensPerSecond
+	s.Close()
+	b.Free(x)
+
+	if *reportTokens > 0 {
+		if m.Vision == nil {
+			return usagef("--report needs a maira model file (this one has no image encoder)")
+		}
+		if res.ReportMS, err = timeReport(m, b, *reportTokens); err != nil {
+			return err
+		}
+		res.ReportTokens = *reportTokens
+	}
 	res.PeakRSSBytes = peakRSS()
+	for i := range m.File.Tensors {
+		t := &m.File.Tensors[i]
+		if !strings.HasPrefix(t.Name, "v.") && !strings.HasPrefix(t.Name, "mm.") && t.Name != modelfile.TokenEmbd {
+			res.WeightBytes += int64(t.Size) // token_embd is gathered, one row per token, not streamed
+		}
+	}
+	if *bwMB > 0 {
+		res.ReadGBs = runtime.ReadBandwidth(res.Threads, *bwMB<<20) / 1e9
+		res.RooflineTPS = res.ReadGBs * 1e9 / float64(res.WeightBytes)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -123,9 +166,42 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if res.ImageEncodeRun {
 		fmt.Fprintf(stdout, "image encode: %.1f ms (%dx%d)\n", res.EncodeMS, m.Header.Vision.ImageSize, m.Header.Vision.ImageSize)
 	}
-	fmt.Fprintf(stdout, "prefill: %d tokens, %.1f tokens/s\ndecode: %d tokens, %.2f tokens/s\npeak RSS: %s\n",
-		res.PromptTokens, res.PrefillTPS, res.GenTokens, res.DecodeTPS, humanBytes(res.PeakRSSBytes))
+	fmt.Fprintf(stdout, "prefill: %d tokens, %.1f tokens/s\ndecode: %d tokens after the prompt, %.2f tokens/s\n",
+		res.PromptTokens, res.PrefillTPS, res.GenTokens, res.DecodeTPS)
+	if res.ReadGBs > 0 {
+		fmt.Fprintf(stdout, "read bandwidth: %.1f GB/s; language model weights %s; decode roofline %.2f tokens/s (decode at %.0f%% of it)\n",
+			res.ReadGBs, humanBytes(res.WeightBytes), res.RooflineTPS, 100*res.DecodeTPS/res.RooflineTPS)
+	}
+	if res.ReportTokens > 0 {
+		fmt.Fprintf(stdout, "full report (one frontal image, %d tokens): %.2f s\n", res.ReportTokens, res.ReportMS/1000)
+	}
+	fmt.Fprintf(stdout, "peak RSS: %s\n", humanBytes(res.PeakRSSBytes))
 	return nil
+}
+
+// timeReport times draft.Report on a synthetic 2048x2500 16-bit radiograph
+// decoded from PNG, generating exactly tokens tokens.
+func timeReport(m *maira.Model, b runtime.Backend, tokens int) (float64, error) {
+	img, err := testmodel.Radiograph(2048, 2500, 16, 1)
+	if err != nil {
+		return 0, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return 0, err
+	}
+	tok, err := tokenizer.New(m.Header.Tokenizer)
+	if err != nil {
+		return 0, err
+	}
+	e := &draft.Engine{Model: m, Tokenizer: tok, Generator: "maira bench"}
+	start := time.Now()
+	decoded, err := imageproc.Decode(bytes.NewReader(buf.Bytes()), "synthetic.png")
+	if err != nil {
+		return 0, err
+	}
+	_, err = e.Report(draft.Request{StudyID: "bench", Frontal: draft.Image{Decoded: decoded}, MaxTokens: tokens, ForceTokens: true}, nil)
+	return ms(time.Since(start)), err
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -156,7 +156,8 @@ func TestGenerateTokenizeBench(t *testing.T) {
 			t.Errorf("generate %s: %+v", m, g)
 		}
 	}
-	code, stdout, stderr = mairaCLI("bench", "--model", model, "--prompt-tokens", "8", "--gen-tokens", "4", "--json")
+	code, stdout, stderr = mairaCLI("bench", "--model", model, "--prompt-tokens", "8", "--gen-tokens", "4", "--json",
+		"--report", "5", "--bandwidth-mb", "16")
 	if code != 0 {
 		t.Fatalf("bench: %s", stderr)
 	}
@@ -164,7 +165,8 @@ func TestGenerateTokenizeBench(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &b); err != nil {
 		t.Fatal(err)
 	}
-	if !b.ImageEncodeRun || b.PrefillTPS <= 0 || b.DecodeTPS <= 0 || b.PeakRSSBytes <= 0 {
+	if !b.ImageEncodeRun || b.PrefillTPS <= 0 || b.DecodeTPS <= 0 || b.PeakRSSBytes <= 0 || b.ReadGBs <= 0 ||
+		b.RooflineTPS <= 0 || b.ReportMS <= 0 || b.ReportTokens != 5 {
 		t.Errorf("bench: %+v", b)
 	}
 }

@@ -75,6 +75,10 @@ type Request struct {
 	MaxTokens int
 	// Dump, when set, receives the intermediate tensors.
 	Dump *Dump
+	// ForceTokens generates exactly MaxTokens tokens, with EOS and the
+	// repetition guard off: for benchmarks, whose timings must not depend
+	// on what a random-weight model happens to write.
+	ForceTokens bool
 }
 
 // Dump holds what a run computed on the way, for comparisons with the
@@ -230,7 +234,11 @@ func (e *Engine) Report(req Request, emit func(runtime.Event)) (*report.Document
 	if req.Dump != nil {
 		dec = &firstLogits{Decoder: s, dump: req.Dump}
 	}
-	res, err := runtime.Generate(dec, x, runtime.GenerateOptions{MaxTokens: maxTokens, EOS: e.Tokenizer.EOS()}, emit)
+	opt := runtime.GenerateOptions{MaxTokens: maxTokens, EOS: e.Tokenizer.EOS()}
+	if req.ForceTokens {
+		opt.EOS, opt.RepeatGuard = -1, -1
+	}
+	res, err := runtime.Generate(dec, x, opt, emit)
 	if err != nil {
 		return nil, err
 	}
