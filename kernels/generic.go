@@ -8,13 +8,17 @@ import (
 // tested against. Its composite kernels (MatMul, Attention) are methods on
 // the variant so that they run on the variant's own Dot and Axpy.
 
-func init() {
+// generic is built at package initialisation, before any file's init
+// registers a variant that inherits from it.
+var generic = func() *Variant {
 	g := &Variant{Name: "generic", Dot: dot, Axpy: axpy, Gather: gather,
 		LayerNorm: layerNorm, RMSNorm: rmsNorm, GELU: gelu, SiLUMul: siluMul, RoPE: rope}
 	g.MatMul = g.matMul
 	g.Attention = g.attention
-	Register(g)
-}
+	return g
+}()
+
+func init() { Register(generic) }
 
 // dot sums in four interleaved accumulators: the additions of one
 // accumulator do not wait on the others, and the result is independent of

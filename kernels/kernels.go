@@ -70,6 +70,24 @@ type Variant struct {
 	// Attention computes one head of scaled dot-product attention for a
 	// tile of query rows with an online softmax over blocks of keys.
 	Attention func(a *Attn, s *Scratch)
+
+	// The quantized path (quant.go). Act says which activation format
+	// this variant's integer dot products pair with weights of type t;
+	// ActNone (generic: every type) means the caller uses MatMul. For the
+	// others the caller quantizes the input rows once with Quantize
+	// (split across workers by rows) and then calls MatMulQ on pieces of
+	// the output columns.
+	Act func(t dtype.Type) ActType
+	// Quantize quantizes rows [r0, r1) of x (rows ldX apart) into a,
+	// which a.Reset has sized.
+	Quantize func(a *Activations, x []float32, ldX, r0, r1 int)
+	// MatMulQ computes output columns [o0, o1) of dst = x · Wᵀ for every
+	// row of a, x quantized.
+	MatMulQ func(dst []float32, ldDst int, a *Activations, w *Matrix, o0, o1 int)
+
+	// qdots are the integer dot products by weight type; a variant that
+	// sets them gets Act, Quantize and MatMulQ from Register.
+	qdots qdotTable
 }
 
 // Attn describes one head of attention over a tile of query rows. Q, K, V
@@ -179,9 +197,7 @@ func Register(v *Variant) {
 	if _, dup := registry[v.Name]; dup {
 		panic("kernels: variant registered twice: " + v.Name)
 	}
-	if v.Name != "generic" {
-		fill(v, Generic())
-	}
+	fill(v, generic)
 	registry[v.Name] = v
 }
 
@@ -217,10 +233,31 @@ func fill(v, g *Variant) {
 	if v.Attention == nil {
 		v.Attention = v.attention // generic's blocks on v's Dot and Axpy
 	}
+	if v.qdots != nil {
+		for t, f := range goQdots {
+			if v.qdots[t] == nil {
+				v.qdots[t] = f
+			}
+		}
+	}
+	if v.Act == nil {
+		v.Act = func(t dtype.Type) ActType {
+			if v.qdots[t] == nil {
+				return ActNone
+			}
+			return actFor(t)
+		}
+	}
+	if v.Quantize == nil {
+		v.Quantize = quantizeRows
+	}
+	if v.MatMulQ == nil {
+		v.MatMulQ = v.matMulQ
+	}
 }
 
 // Generic returns the portable reference variant.
-func Generic() *Variant { return registry["generic"] }
+func Generic() *Variant { return generic }
 
 // Variants returns every registered variant, generic first, then by name.
 func Variants() []*Variant {

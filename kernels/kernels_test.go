@@ -124,7 +124,7 @@ func TestVariantsMatchGeneric(t *testing.T) {
 }
 
 // randMatrix makes a rows x cols matrix of type typ from random values.
-func randMatrix(t *testing.T, r *rand.Rand, typ dtype.Type, rows, cols int) *Matrix {
+func randMatrix(t testing.TB, r *rand.Rand, typ dtype.Type, rows, cols int) *Matrix {
 	t.Helper()
 	rb, err := typ.RowBytes(int64(cols))
 	if err != nil {

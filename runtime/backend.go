@@ -143,8 +143,9 @@ var Backends = []string{"auto", "cpu", "cuda"}
 func Open(name string, threads int) (Backend, error) {
 	switch name {
 	case "auto", "cpu":
-		// auto picks the CPU until a GPU backend exists.
-		return NewCPU(threads)
+		// auto picks the CPU until a GPU backend exists; the commands run
+		// quantized weights with 8-bit activations (see CPU).
+		return NewCPUWith(CPUOptions{Threads: threads})
 	case "cuda":
 		return nil, fmt.Errorf("cuda backend not available in this build; use --backend cpu")
 	}

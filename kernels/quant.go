@@ -1,0 +1,372 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+
+	"maira/quant/dtype"
+)
+
+// The quantized path: instead of decoding each weight block to float32,
+// the input rows of a MatMul are quantized once per call to 8-bit blocks
+// (ActQ8 for the 32-value weight types, ActQ8K for the 256-value
+// k-quants, as ggml pairs Q4_0/Q8_0 with Q8_0 and the k-quants with Q8_K
+// through type_traits_cpu's vec_dot_type), and each weight block meets
+// its activation block in an exact integer dot product scaled by
+// d_w·d_x. That is what llama.cpp computes; it differs from the exact
+// float path by the activation rounding (about 0.4% per dot product).
+//
+// Layouts are ours, chosen for the SIMD kernels (see the Activations
+// fields). Every SIMD kernel keeps the integer sums exact and the float
+// operations of its Go twin in the same order, without fused
+// multiply-adds, so assembly and twin agree bit for bit.
+
+// ActType is the format input rows are quantized to.
+type ActType uint8
+
+const (
+	// ActNone: the variant computes this weight type on float32 inputs.
+	ActNone ActType = iota
+	// ActQ8 is blocks of 32 int8 with a float32 scale (ggml's Q8_0
+	// values) plus, per group of 4 values, -8·Σq: the offset of Q4_0's
+	// unsigned nibbles, precomputed so that an unsigned×signed byte dot
+	// product (VPDPBUSD) of the raw nibbles needs no correction.
+	ActQ8
+	// ActQ8K is ggml's Q8_K: blocks of 256 int8 with a float32 scale and
+	// the sums of each 16 values (bsums).
+	ActQ8K
+)
+
+// Block sizes and the bytes of one activation block in Activations.Q.
+const (
+	q8Block   = 32
+	q8Stride  = 64 // 32 quants, then 8 int32 corrections
+	q8KBlock  = 256
+	q8KStride = 288 // 256 quants, then 16 int16 bsums
+)
+
+// Activations is n input rows quantized for one weight type's integer dot
+// product. Row r's blocks start at Q[r·RowBytes]; block b of it takes
+// Stride bytes (ActQ8: 32 int8 quants then 8 little-endian int32
+// corrections; ActQ8K: 256 int8 quants then 16 little-endian int16 block
+// sums) and has scale D[r·Blocks+b].
+type Activations struct {
+	Type     ActType
+	Rows     int
+	Cols     int
+	Blocks   int // per row
+	RowBytes int // Blocks·stride
+	Q        []byte
+	D        []float32
+}
+
+// Reset sizes a for n rows of cols values of type t, reusing its buffers.
+func (a *Activations) Reset(t ActType, n, cols int) {
+	bs, stride := q8Block, q8Stride
+	if t == ActQ8K {
+		bs, stride = q8KBlock, q8KStride
+	}
+	a.Type, a.Rows, a.Cols = t, n, cols
+	a.Blocks = cols / bs
+	a.RowBytes = a.Blocks * stride
+	if need := n * a.RowBytes; cap(a.Q) < need {
+		a.Q = make([]byte, need+need/4)
+	}
+	a.Q = a.Q[:n*a.RowBytes]
+	if need := n * a.Blocks; cap(a.D) < need {
+		a.D = make([]float32, need+need/4)
+	}
+	a.D = a.D[:n*a.Blocks]
+}
+
+// actFor is the activation type each quantized weight type pairs with.
+func actFor(t dtype.Type) ActType {
+	switch t {
+	case dtype.Q4_0, dtype.Q8_0:
+		return ActQ8
+	case dtype.Q4_K, dtype.Q6_K:
+		return ActQ8K
+	}
+	return ActNone
+}
+
+// quantizeRows quantizes rows [r0, r1) of x (rows ldX apart) into a,
+// which Reset has sized.
+func quantizeRows(a *Activations, x []float32, ldX, r0, r1 int) {
+	for r := r0; r < r1; r++ {
+		src := x[r*ldX : r*ldX+a.Cols]
+		q := a.Q[r*a.RowBytes : (r+1)*a.RowBytes]
+		d := a.D[r*a.Blocks : (r+1)*a.Blocks]
+		if a.Type == ActQ8K {
+			quantizeQ8K(q, d, src)
+		} else {
+			quantizeQ8(q, d, src)
+		}
+	}
+}
+
+// round rounds to the nearest integer, ties to even (|f| <= 127 here), by
+// adding and removing 1.5·2²³ as ggml's nearest_int does.
+func round(f float32) int32 {
+	v := float32(f) + 12582912
+	return int32(math.Float32bits(v)&0x007fffff) - 0x00400000
+}
+
+// quantizeQ8 writes ActQ8 blocks: d = max|x|/127, q = round(x/d).
+func quantizeQ8(dst []byte, d []float32, x []float32) {
+	for b := range d {
+		xs := (*[q8Block]float32)(x[b*q8Block:])
+		blk := (*[q8Stride]byte)(dst[b*q8Stride:])
+		var amax float32
+		for _, v := range xs {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		s := amax / 127
+		var inv float32
+		if s != 0 {
+			inv = 1 / s
+		}
+		d[b] = s
+		for g := 0; g < 8; g++ {
+			var sum int32
+			for k := 4 * g; k < 4*g+4; k++ {
+				q := round(float32(xs[k] * inv))
+				blk[k] = byte(int8(q))
+				sum += q
+			}
+			binary.LittleEndian.PutUint32(blk[32+4*g:], uint32(-8*sum))
+		}
+	}
+}
+
+// quantizeQ8K writes ActQ8K blocks as ggml's quantize_row_q8_K_ref: the
+// value of largest magnitude maps to ∓127, q = round(x·(-127/max)),
+// d = 1/iscale, and the sum of every 16 quants.
+func quantizeQ8K(dst []byte, d []float32, x []float32) {
+	for b := range d {
+		xs := (*[q8KBlock]float32)(x[b*q8KBlock:])
+		blk := (*[q8KStride]byte)(dst[b*q8KStride:])
+		var amax, mx float32
+		for _, v := range xs {
+			if a := float32(math.Abs(float64(v))); a > amax {
+				amax, mx = a, v
+			}
+		}
+		if amax == 0 {
+			d[b] = 0
+			clear(blk[:])
+			continue
+		}
+		iscale := -127 / mx
+		for g := 0; g < 16; g++ {
+			var sum int32
+			for k := 16 * g; k < 16*g+16; k++ {
+				q := min(127, round(float32(iscale*xs[k])))
+				blk[k] = byte(int8(q))
+				sum += q
+			}
+			binary.LittleEndian.PutUint16(blk[256+2*g:], uint16(int16(sum)))
+		}
+		d[b] = 1 / iscale
+	}
+}
+
+// qdot computes the dot products of one weight row (its stored bytes) with
+// nr <= 4 consecutive activation rows starting at r0, into out[:nr].
+type qdot func(out *[4]float32, w []byte, a *Activations, r0, nr int)
+
+// qdotTable holds a variant's integer dot products by weight type.
+type qdotTable map[dtype.Type]qdot
+
+// goQdots are the Go twins every SIMD kernel is held to bit for bit.
+var goQdots = qdotTable{
+	dtype.Q4_0: dotQ4_0Go,
+	dtype.Q8_0: dotQ8_0Go,
+	dtype.Q4_K: dotQ4_KGo,
+	dtype.Q6_K: dotQ6_KGo,
+}
+
+// reduce8 adds 8 lanes in the order the assembly does (high half onto low
+// half, then pairs, then the last two).
+func reduce8(a *[8]float32) float32 {
+	t0, t1, t2, t3 := a[0]+a[4], a[1]+a[5], a[2]+a[6], a[3]+a[7]
+	return (t0 + t2) + (t1 + t3)
+}
+
+func fp16(b []byte) float32 { return dtype.FP16ToFP32(binary.LittleEndian.Uint16(b)) }
+
+// dotQ4_0Go: per block, lane l (of 8) holds the exact Σ (n-8)·q of values
+// 4l..4l+3, becomes float, is scaled by d_x then d_w and added to the
+// lane's sum; the lanes are reduced at the end.
+func dotQ4_0Go(out *[4]float32, w []byte, a *Activations, r0, nr int) {
+	const wb = 18
+	for i := 0; i < nr; i++ {
+		r := r0 + i
+		q := a.Q[r*a.RowBytes:]
+		d := a.D[r*a.Blocks:]
+		var acc [8]float32
+		for b := 0; b < a.Blocks; b++ {
+			blk := (*[wb]byte)(w[b*wb:])
+			dw := fp16(blk[:])
+			xs := (*[32]byte)(q[b*q8Stride:])
+			for l := 0; l < 8; l++ {
+				var s int32
+				for k := 4 * l; k < 4*l+4; k++ {
+					n := blk[2+k&15]
+					if k >= 16 {
+						n >>= 4
+					}
+					s += (int32(n&15) - 8) * int32(int8(xs[k]))
+				}
+				p := float32(float32(s) * d[b])
+				acc[l] += float32(p * dw)
+			}
+		}
+		out[i] = reduce8(&acc)
+	}
+}
+
+// dotQ8_0Go: as dotQ4_0Go with signed weight bytes.
+func dotQ8_0Go(out *[4]float32, w []byte, a *Activations, r0, nr int) {
+	const wb = 34
+	for i := 0; i < nr; i++ {
+		r := r0 + i
+		q := a.Q[r*a.RowBytes:]
+		d := a.D[r*a.Blocks:]
+		var acc [8]float32
+		for b := 0; b < a.Blocks; b++ {
+			blk := (*[wb]byte)(w[b*wb:])
+			dw := fp16(blk[:])
+			xs := (*[32]byte)(q[b*q8Stride:])
+			for l := 0; l < 8; l++ {
+				var s int32
+				for k := 4 * l; k < 4*l+4; k++ {
+					s += int32(int8(blk[2+k])) * int32(int8(xs[k]))
+				}
+				p := float32(float32(s) * d[b])
+				acc[l] += float32(p * dw)
+			}
+		}
+		out[i] = reduce8(&acc)
+	}
+}
+
+// scaleMinK4 is ggml's get_scale_min_k4: sub-block j's 6-bit scale and
+// min from the 12 packed bytes of a Q4_K block.
+func scaleMinK4(j int, q []byte) (sc, m int32) {
+	if j < 4 {
+		return int32(q[j] & 63), int32(q[j+4] & 63)
+	}
+	return int32(q[j+4]&0xf | (q[j-4]>>6)<<4), int32(q[j+4]>>4 | (q[j]>>6)<<4)
+}
+
+// dotQ4_KGo: per block, the exact integers A = Σ_s sc_s·Σ q·x and
+// B = Σ_s m_s·Σ x over the 8 sub-blocks s give
+// d_x·d·A - d_x·dmin·B, summed over blocks in two float sums.
+func dotQ4_KGo(out *[4]float32, w []byte, a *Activations, r0, nr int) {
+	const wb = 144
+	for i := 0; i < nr; i++ {
+		r := r0 + i
+		q := a.Q[r*a.RowBytes:]
+		d := a.D[r*a.Blocks:]
+		var sumA, sumB float32
+		for b := 0; b < a.Blocks; b++ {
+			blk := (*[wb]byte)(w[b*wb:])
+			xb := (*[q8KStride]byte)(q[b*q8KStride:])
+			var A, B int32
+			for c := 0; c < 4; c++ {
+				s1, m1 := scaleMinK4(2*c, blk[4:16])
+				s2, m2 := scaleMinK4(2*c+1, blk[4:16])
+				var lo, hi int32
+				for l := 0; l < 32; l++ {
+					n := blk[16+32*c+l]
+					lo += int32(n&15) * int32(int8(xb[64*c+l]))
+					hi += int32(n>>4) * int32(int8(xb[64*c+32+l]))
+				}
+				A += s1*lo + s2*hi
+				B += m1*(bsum(xb, 4*c)+bsum(xb, 4*c+1)) + m2*(bsum(xb, 4*c+2)+bsum(xb, 4*c+3))
+			}
+			sumA += float32(float32(d[b]*fp16(blk[0:])) * float32(A))
+			sumB += float32(float32(d[b]*fp16(blk[2:])) * float32(B))
+		}
+		out[i] = sumA - sumB
+	}
+}
+
+// bsum is ActQ8K block sum g (of values 16g..16g+15).
+func bsum(xb *[q8KStride]byte, g int) int32 {
+	return int32(int16(binary.LittleEndian.Uint16(xb[256+2*g:])))
+}
+
+// dotQ6_KGo: per block, the exact integer
+// A = Σ_g sc_g·(Σ u·x - 32·Σ x) over the 16 groups g of 16 values, u the
+// unsigned 6-bit quant, gives d_x·d·A.
+func dotQ6_KGo(out *[4]float32, w []byte, a *Activations, r0, nr int) {
+	const wb = 210
+	for i := 0; i < nr; i++ {
+		r := r0 + i
+		q := a.Q[r*a.RowBytes:]
+		d := a.D[r*a.Blocks:]
+		var sum float32
+		for b := 0; b < a.Blocks; b++ {
+			blk := (*[wb]byte)(w[b*wb:])
+			xb := (*[q8KStride]byte)(q[b*q8KStride:])
+			var g [16]int32
+			for h := 0; h < 2; h++ {
+				ql, qh := blk[64*h:], blk[128+32*h:]
+				x := xb[128*h:]
+				for l := 0; l < 32; l++ {
+					u1 := int32(ql[l]&0xf | (qh[l]&3)<<4)
+					u2 := int32(ql[l+32]&0xf | (qh[l]>>2&3)<<4)
+					u3 := int32(ql[l]>>4 | (qh[l]>>4&3)<<4)
+					u4 := int32(ql[l+32]>>4 | (qh[l]>>6&3)<<4)
+					g[8*h+l/16] += u1 * int32(int8(x[l]))
+					g[8*h+2+l/16] += u2 * int32(int8(x[l+32]))
+					g[8*h+4+l/16] += u3 * int32(int8(x[l+64]))
+					g[8*h+6+l/16] += u4 * int32(int8(x[l+96]))
+				}
+			}
+			var A int32
+			for j := range g {
+				A += int32(int8(blk[192+j])) * (g[j] - 32*bsum(xb, j))
+			}
+			sum += float32(float32(d[b]*fp16(blk[208:])) * float32(A))
+		}
+		out[i] = sum
+	}
+}
+
+// Tiles of the quantized MatMul: qTileRows weight rows stay in L1/L2 while
+// every group of 4 activation rows passes by, so at prefill each weight
+// block is unpacked once per 4 rows and each activation row read from L1
+// once per qTileRows weight rows; at decode (one row) each weight row is
+// streamed once.
+const qTileRows = 16
+
+// matMulQ is MatMul on quantized input: output columns [o0, o1) of dst
+// for every row of a.
+func (v *Variant) matMulQ(dst []float32, ldDst int, a *Activations, w *Matrix, o0, o1 int) {
+	dot := v.qdots[w.Type]
+	var out [4]float32
+	rb := w.RowBytes
+	for oc := o0; oc < o1; oc += qTileRows {
+		oe := min(oc+qTileRows, o1)
+		for r := 0; r < a.Rows; r += 4 {
+			nr := min(4, a.Rows-r)
+			for o := oc; o < oe; o++ {
+				dot(&out, w.Data[o*rb:(o+1)*rb], a, r, nr)
+				for i := 0; i < nr; i++ {
+					dst[(r+i)*ldDst+o] = out[i]
+				}
+			}
+		}
+	}
+}
+
+// The "q8" variant runs the quantized path in portable Go: the twin the
+// assembly variants are tested against, and the quantized path on any
+// architecture without one. It is not picked by Select (priority -1):
+// where no SIMD variant exists, generic's exact float path is as fast.
+func init() {
+	Register(&Variant{Name: "q8", Priority: -1, qdots: qdotTable{}})
+}
