@@ -83,11 +83,13 @@ type Variant struct {
 	Quantize func(a *Activations, x []float32, ldX, r0, r1 int)
 	// MatMulQ computes output columns [o0, o1) of dst = x · Wᵀ for every
 	// row of a, x quantized.
-	MatMulQ func(dst []float32, ldDst int, a *Activations, w *Matrix, o0, o1 int)
+	MatMulQ func(dst []float32, ldDst int, a *Activations, w *Matrix, o0, o1 int, s *Scratch)
 
-	// qdots are the integer dot products by weight type; a variant that
-	// sets them gets Act, Quantize and MatMulQ from Register.
-	qdots qdotTable
+	// qdots are the integer MatMul tiles by weight type; a variant that
+	// sets them gets Act, Quantize and MatMulQ from Register. tileRows is
+	// the most input rows its tiles take at once (0: 4).
+	qdots    qdotTable
+	tileRows int
 }
 
 // Attn describes one head of attention over a tile of query rows. Q, K, V
@@ -113,7 +115,19 @@ type Attn struct {
 
 // Scratch is a worker's reusable buffer; kernels take slices of it instead
 // of allocating, so steady-state inference allocates nothing.
-type Scratch struct{ f []float32 }
+type Scratch struct {
+	f []float32
+	b []byte
+}
+
+// Bytes returns a slice of n bytes, reusing the buffer when it is large
+// enough. The contents are undefined.
+func (s *Scratch) Bytes(n int) []byte {
+	if cap(s.b) < n {
+		s.b = make([]byte, n+n/4)
+	}
+	return s.b[:n]
+}
 
 // Floats returns a slice of n float32s, reusing the buffer when it is large
 // enough. The contents are undefined.
@@ -250,6 +264,9 @@ func fill(v, g *Variant) {
 	}
 	if v.Quantize == nil {
 		v.Quantize = quantizeRows
+	}
+	if v.tileRows == 0 {
+		v.tileRows = 4
 	}
 	if v.MatMulQ == nil {
 		v.MatMulQ = v.matMulQ

@@ -18,29 +18,53 @@ import (
 // A Q6_K weight runs the Go twin in both (no assembly yet).
 
 //go:noescape
-func q4_0DotAvx2(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
-
-//go:noescape
-func q8_0DotAvx2(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
-
-//go:noescape
 func q4_KDotAvx2(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
-
-//go:noescape
-func q4_0DotAvx512(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
-
-//go:noescape
-func q8_0DotAvx512(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
 
 //go:noescape
 func q4_KDotAvx512(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
 
+//go:noescape
+func q4_0TileAvx2(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
+
+//go:noescape
+func q8_0TileAvx2(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
+
+//go:noescape
+func q4_0TileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
+
+//go:noescape
+func q8_0TileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
+
 type asmDot func(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
 
-// wrap adapts an assembly kernel to the qdot signature.
-func wrap(f asmDot) qdot {
-	return func(out *[4]float32, w []byte, a *Activations, r0, nr int) {
+// wrap adapts a row-at-a-time assembly kernel (ActQ8K, row-major).
+func wrap(f asmDot) qtile {
+	return rowTiles(func(out *[4]float32, w []byte, a *Activations, r0, nr int) {
 		f(out, &w[0], a.Blocks, &a.Q[r0*a.RowBytes], &a.D[r0*a.Blocks], a.RowBytes, 4*a.Blocks, nr)
+	})
+}
+
+type asmTile func(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
+
+// wrapTile adapts a column kernel (ActQ8, block-major), which always
+// computes 8 weight rows: a tail of fewer is copied into scratch padded
+// with zero rows (scale 0) and its outputs taken from a scratch tile.
+func wrapTile(f asmTile) qtile {
+	return func(dst []float32, ldDst int, w []byte, rb, nc int, a *Activations, r0, nr int, s *Scratch) {
+		q, d := &a.Q[r0*q8Stride], &a.D[r0]
+		if nc == tileCols {
+			_ = dst[(r0+nr-1)*ldDst+tileCols-1]
+			f(&dst[r0*ldDst], ldDst, &w[0], rb, a.Blocks, q, a.Rows*q8Stride, d, 4*a.Rows, nr)
+			return
+		}
+		buf := s.Bytes(tileCols * rb)
+		copy(buf, w[:nc*rb])
+		clear(buf[nc*rb:])
+		out := s.Floats(tileCols * nr)
+		f(&out[0], tileCols, &buf[0], rb, a.Blocks, q, a.Rows*q8Stride, d, 4*a.Rows, nr)
+		for i := 0; i < nr; i++ {
+			copy(dst[(r0+i)*ldDst:(r0+i)*ldDst+nc], out[i*tileCols:])
+		}
 	}
 }
 
@@ -54,15 +78,16 @@ func init() {
 	Register(&Variant{Name: "avx2", Priority: 10, Available: hasAVX2,
 		Dot: dotAVX2, Axpy: axpyAVX2,
 		qdots: qdotTable{
-			dtype.Q4_0: wrap(q4_0DotAvx2),
-			dtype.Q8_0: wrap(q8_0DotAvx2),
+			dtype.Q4_0: wrapTile(q4_0TileAvx2),
+			dtype.Q8_0: wrapTile(q8_0TileAvx2),
 			dtype.Q4_K: wrap(q4_KDotAvx2),
 		}})
 	Register(&Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
 		Dot: dotAVX2, Axpy: axpyAVX2,
+		tileRows: 8,
 		qdots: qdotTable{
-			dtype.Q4_0: wrap(q4_0DotAvx512),
-			dtype.Q8_0: wrap(q8_0DotAvx512),
+			dtype.Q4_0: wrapTile(q4_0TileAvx512),
+			dtype.Q8_0: wrapTile(q8_0TileAvx512),
 			dtype.Q4_K: wrap(q4_KDotAvx512),
 		}})
 }

@@ -28,9 +28,10 @@ const (
 	// ActNone: the variant computes this weight type on float32 inputs.
 	ActNone ActType = iota
 	// ActQ8 is blocks of 32 int8 with a float32 scale (ggml's Q8_0
-	// values) plus, per group of 4 values, -8·Σq: the offset of Q4_0's
-	// unsigned nibbles, precomputed so that an unsigned×signed byte dot
-	// product (VPDPBUSD) of the raw nibbles needs no correction.
+	// values) plus -8·Σq: the offset of Q4_0's unsigned nibbles,
+	// precomputed so that an unsigned×signed byte dot product (VPDPBUSD)
+	// of the raw nibbles starts from it and needs no correction (Q8_0's
+	// kernels use it times 16).
 	ActQ8
 	// ActQ8K is ggml's Q8_K: blocks of 256 int8 with a float32 scale and
 	// the sums of each 16 values (bsums).
@@ -40,15 +41,21 @@ const (
 // Block sizes and the bytes of one activation block in Activations.Q.
 const (
 	q8Block   = 32
-	q8Stride  = 64 // 32 quants, then 8 int32 corrections
+	q8Stride  = 36 // 32 quants, then the int32 -8·Σq
 	q8KBlock  = 256
 	q8KStride = 288 // 256 quants, then 16 int16 bsums
 )
 
 // Activations is n input rows quantized for one weight type's integer dot
-// product. Row r's blocks start at Q[r·RowBytes]; block b of it takes
-// Stride bytes (ActQ8: 32 int8 quants then 8 little-endian int32
-// corrections; ActQ8K: 256 int8 quants then 16 little-endian int16 block
+// product.
+//
+// ActQ8 is block-major, so that the column kernels find the rows of a tile
+// at fixed offsets: block b of row r takes 36 bytes at Q[(b·Rows+r)·36]
+// (32 int8 quants, then the little-endian int32 -8·Σq) and has scale
+// D[b·Rows+r].
+//
+// ActQ8K is row-major: row r's blocks start at Q[r·RowBytes]; block b of
+// it takes 288 bytes (256 int8 quants, then 16 little-endian int16 block
 // sums) and has scale D[r·Blocks+b].
 type Activations struct {
 	Type     ActType
@@ -95,12 +102,13 @@ func actFor(t dtype.Type) ActType {
 func quantizeRows(a *Activations, x []float32, ldX, r0, r1 int) {
 	for r := r0; r < r1; r++ {
 		src := x[r*ldX : r*ldX+a.Cols]
-		q := a.Q[r*a.RowBytes : (r+1)*a.RowBytes]
-		d := a.D[r*a.Blocks : (r+1)*a.Blocks]
 		if a.Type == ActQ8K {
-			quantizeQ8K(q, d, src)
-		} else {
-			quantizeQ8(q, d, src)
+			quantizeQ8K(a.Q[r*a.RowBytes:(r+1)*a.RowBytes], a.D[r*a.Blocks:(r+1)*a.Blocks], src)
+			continue
+		}
+		for b := 0; b < a.Blocks; b++ {
+			i := b*a.Rows + r
+			a.D[i] = quantizeQ8((*[q8Stride]byte)(a.Q[i*q8Stride:]), (*[q8Block]float32)(src[b*q8Block:]))
 		}
 	}
 }
@@ -112,31 +120,26 @@ func round(f float32) int32 {
 	return int32(math.Float32bits(v)&0x007fffff) - 0x00400000
 }
 
-// quantizeQ8 writes ActQ8 blocks: d = max|x|/127, q = round(x/d).
-func quantizeQ8(dst []byte, d []float32, x []float32) {
-	for b := range d {
-		xs := (*[q8Block]float32)(x[b*q8Block:])
-		blk := (*[q8Stride]byte)(dst[b*q8Stride:])
-		var amax float32
-		for _, v := range xs {
-			amax = max(amax, float32(math.Abs(float64(v))))
-		}
-		s := amax / 127
-		var inv float32
-		if s != 0 {
-			inv = 1 / s
-		}
-		d[b] = s
-		for g := 0; g < 8; g++ {
-			var sum int32
-			for k := 4 * g; k < 4*g+4; k++ {
-				q := round(float32(xs[k] * inv))
-				blk[k] = byte(int8(q))
-				sum += q
-			}
-			binary.LittleEndian.PutUint32(blk[32+4*g:], uint32(-8*sum))
-		}
+// quantizeQ8 writes one ActQ8 block and returns its scale:
+// d = max|x|/127, q = round(x/d).
+func quantizeQ8(blk *[q8Stride]byte, xs *[q8Block]float32) float32 {
+	var amax float32
+	for _, v := range xs {
+		amax = max(amax, float32(math.Abs(float64(v))))
 	}
+	d := amax / 127
+	var inv float32
+	if d != 0 {
+		inv = 1 / d
+	}
+	var sum int32
+	for k, v := range xs {
+		q := round(float32(v * inv))
+		blk[k] = byte(int8(q))
+		sum += q
+	}
+	binary.LittleEndian.PutUint32(blk[32:], uint32(-8*sum))
+	return d
 }
 
 // quantizeQ8K writes ActQ8K blocks as ggml's quantize_row_q8_K_ref: the
@@ -171,83 +174,94 @@ func quantizeQ8K(dst []byte, d []float32, x []float32) {
 	}
 }
 
+// qtile computes a tile of the quantized MatMul: the dot products of nc
+// <= tileCols weight rows (w holds them, rb bytes apart) with activation
+// rows [r0, r0+nr), nr <= tileRows, into dst[(r0+i)·ldDst + c].
+type qtile func(dst []float32, ldDst int, w []byte, rb, nc int, a *Activations, r0, nr int, s *Scratch)
+
+// tileCols is the weight rows of a tile: one ymm lane each in the column
+// kernels.
+const tileCols = 8
+
 // qdot computes the dot products of one weight row (its stored bytes) with
-// nr <= 4 consecutive activation rows starting at r0, into out[:nr].
+// nr <= 4 consecutive activation rows starting at r0, into out[:nr]: the
+// row-at-a-time kernels of the k-quants.
 type qdot func(out *[4]float32, w []byte, a *Activations, r0, nr int)
 
-// qdotTable holds a variant's integer dot products by weight type.
-type qdotTable map[dtype.Type]qdot
+// rowTiles makes a qtile of a qdot.
+func rowTiles(f qdot) qtile {
+	return func(dst []float32, ldDst int, w []byte, rb, nc int, a *Activations, r0, nr int, _ *Scratch) {
+		var out [4]float32
+		for c := 0; c < nc; c++ {
+			for r := r0; r < r0+nr; r += 4 {
+				n := min(4, r0+nr-r)
+				f(&out, w[c*rb:(c+1)*rb], a, r, n)
+				for i := 0; i < n; i++ {
+					dst[(r+i)*ldDst+c] = out[i]
+				}
+			}
+		}
+	}
+}
+
+// qdotTable holds a variant's integer MatMul tiles by weight type.
+type qdotTable map[dtype.Type]qtile
 
 // goQdots are the Go twins every SIMD kernel is held to bit for bit.
 var goQdots = qdotTable{
-	dtype.Q4_0: dotQ4_0Go,
-	dtype.Q8_0: dotQ8_0Go,
-	dtype.Q4_K: dotQ4_KGo,
-	dtype.Q6_K: dotQ6_KGo,
-}
-
-// reduce8 adds 8 lanes in the order the assembly does (high half onto low
-// half, then pairs, then the last two).
-func reduce8(a *[8]float32) float32 {
-	t0, t1, t2, t3 := a[0]+a[4], a[1]+a[5], a[2]+a[6], a[3]+a[7]
-	return (t0 + t2) + (t1 + t3)
+	dtype.Q4_0: tileQ4_0Go,
+	dtype.Q8_0: tileQ8_0Go,
+	dtype.Q4_K: rowTiles(dotQ4_KGo),
+	dtype.Q6_K: rowTiles(dotQ6_KGo),
 }
 
 func fp16(b []byte) float32 { return dtype.FP16ToFP32(binary.LittleEndian.Uint16(b)) }
 
-// dotQ4_0Go: per block, lane l (of 8) holds the exact Σ (n-8)·q of values
-// 4l..4l+3, becomes float, is scaled by d_x then d_w and added to the
-// lane's sum; the lanes are reduced at the end.
-func dotQ4_0Go(out *[4]float32, w []byte, a *Activations, r0, nr int) {
+// tileQ4_0Go: each output sums, block by block, the exact Σ (n-8)·q of
+// the block, as float, times d_x, times d_w.
+func tileQ4_0Go(dst []float32, ldDst int, w []byte, rb, nc int, a *Activations, r0, nr int, _ *Scratch) {
 	const wb = 18
-	for i := 0; i < nr; i++ {
-		r := r0 + i
-		q := a.Q[r*a.RowBytes:]
-		d := a.D[r*a.Blocks:]
-		var acc [8]float32
-		for b := 0; b < a.Blocks; b++ {
-			blk := (*[wb]byte)(w[b*wb:])
-			dw := fp16(blk[:])
-			xs := (*[32]byte)(q[b*q8Stride:])
-			for l := 0; l < 8; l++ {
+	for c := 0; c < nc; c++ {
+		row := w[c*rb:]
+		for i := 0; i < nr; i++ {
+			var acc float32
+			for b := 0; b < a.Blocks; b++ {
+				blk := (*[wb]byte)(row[b*wb:])
+				k := b*a.Rows + r0 + i
+				xs := (*[q8Stride]byte)(a.Q[k*q8Stride:])
 				var s int32
-				for k := 4 * l; k < 4*l+4; k++ {
-					n := blk[2+k&15]
-					if k >= 16 {
-						n >>= 4
-					}
-					s += (int32(n&15) - 8) * int32(int8(xs[k]))
+				for j := 0; j < 16; j++ {
+					s += (int32(blk[2+j]&15) - 8) * int32(int8(xs[j]))
+					s += (int32(blk[2+j]>>4) - 8) * int32(int8(xs[j+16]))
 				}
-				p := float32(float32(s) * d[b])
-				acc[l] += float32(p * dw)
+				p := float32(float32(s) * a.D[k])
+				acc += float32(p * fp16(blk[:]))
 			}
+			dst[(r0+i)*ldDst+c] = acc
 		}
-		out[i] = reduce8(&acc)
 	}
 }
 
-// dotQ8_0Go: as dotQ4_0Go with signed weight bytes.
-func dotQ8_0Go(out *[4]float32, w []byte, a *Activations, r0, nr int) {
+// tileQ8_0Go: as tileQ4_0Go with signed weight bytes.
+func tileQ8_0Go(dst []float32, ldDst int, w []byte, rb, nc int, a *Activations, r0, nr int, _ *Scratch) {
 	const wb = 34
-	for i := 0; i < nr; i++ {
-		r := r0 + i
-		q := a.Q[r*a.RowBytes:]
-		d := a.D[r*a.Blocks:]
-		var acc [8]float32
-		for b := 0; b < a.Blocks; b++ {
-			blk := (*[wb]byte)(w[b*wb:])
-			dw := fp16(blk[:])
-			xs := (*[32]byte)(q[b*q8Stride:])
-			for l := 0; l < 8; l++ {
+	for c := 0; c < nc; c++ {
+		row := w[c*rb:]
+		for i := 0; i < nr; i++ {
+			var acc float32
+			for b := 0; b < a.Blocks; b++ {
+				blk := (*[wb]byte)(row[b*wb:])
+				k := b*a.Rows + r0 + i
+				xs := (*[q8Stride]byte)(a.Q[k*q8Stride:])
 				var s int32
-				for k := 4 * l; k < 4*l+4; k++ {
-					s += int32(int8(blk[2+k])) * int32(int8(xs[k]))
+				for j := 0; j < 32; j++ {
+					s += int32(int8(blk[2+j])) * int32(int8(xs[j]))
 				}
-				p := float32(float32(s) * d[b])
-				acc[l] += float32(p * dw)
+				p := float32(float32(s) * a.D[k])
+				acc += float32(p * fp16(blk[:]))
 			}
+			dst[(r0+i)*ldDst+c] = acc
 		}
-		out[i] = reduce8(&acc)
 	}
 }
 
@@ -336,29 +350,21 @@ func dotQ6_KGo(out *[4]float32, w []byte, a *Activations, r0, nr int) {
 	}
 }
 
-// Tiles of the quantized MatMul: qTileRows weight rows stay in L1/L2 while
-// every group of 4 activation rows passes by, so at prefill each weight
-// block is unpacked once per 4 rows and each activation row read from L1
-// once per qTileRows weight rows; at decode (one row) each weight row is
-// streamed once.
-const qTileRows = 16
-
 // matMulQ is MatMul on quantized input: output columns [o0, o1) of dst
-// for every row of a.
-func (v *Variant) matMulQ(dst []float32, ldDst int, a *Activations, w *Matrix, o0, o1 int) {
-	dot := v.qdots[w.Type]
-	var out [4]float32
+// for every row of a, in tiles of 8 weight rows by v.tileRows input rows.
+// A tile's weight rows (8 x 2.3 KB for a Q4_0 row of 4096) stay in L1
+// while every group of input rows passes by, so at prefill each weight
+// block is unpacked once per group, and at decode (one row) each weight
+// row is streamed once.
+func (v *Variant) matMulQ(dst []float32, ldDst int, a *Activations, w *Matrix, o0, o1 int, s *Scratch) {
+	tile := v.qdots[w.Type]
+	rows := max(1, v.tileRows)
 	rb := w.RowBytes
-	for oc := o0; oc < o1; oc += qTileRows {
-		oe := min(oc+qTileRows, o1)
-		for r := 0; r < a.Rows; r += 4 {
-			nr := min(4, a.Rows-r)
-			for o := oc; o < oe; o++ {
-				dot(&out, w.Data[o*rb:(o+1)*rb], a, r, nr)
-				for i := 0; i < nr; i++ {
-					dst[(r+i)*ldDst+o] = out[i]
-				}
-			}
+	for o := o0; o < o1; o += tileCols {
+		nc := min(tileCols, o1-o)
+		wt := w.Data[o*rb : (o+nc)*rb]
+		for r := 0; r < a.Rows; r += rows {
+			tile(dst[o:], ldDst, wt, rb, nc, a, r, min(rows, a.Rows-r), s)
 		}
 	}
 }

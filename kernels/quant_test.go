@@ -30,6 +30,10 @@ func dequantAct(a *Activations, r int) []float64 {
 	for b := 0; b < a.Blocks; b++ {
 		d := float64(a.D[r*a.Blocks+b])
 		blk := a.Q[r*a.RowBytes+b*stride:]
+		if a.Type == ActQ8 {
+			d = float64(a.D[b*a.Rows+r])
+			blk = a.Q[(b*a.Rows+r)*stride:]
+		}
 		for i := 0; i < bs; i++ {
 			out[b*bs+i] = d * float64(int8(blk[i]))
 		}
@@ -51,7 +55,11 @@ func TestQuantizeActivations(t *testing.T) {
 			deq := dequantAct(a, row)
 			for i, v := range deq {
 				// Half a step of the block's scale.
-				d := math.Abs(float64(a.D[row*a.Blocks+i/(len(deq)/a.Blocks)]))
+				b := i / (len(deq) / a.Blocks)
+				d := math.Abs(float64(a.D[row*a.Blocks+b]))
+				if a.Type == ActQ8 {
+					d = float64(a.D[b*a.Rows+row])
+				}
 				if math.Abs(v-float64(x[row*cols+i])) > 0.5*d*(1+1e-6) {
 					t.Fatalf("%v row %d [%d]: %g from %g (scale %g)", a.Type, row, i, v, x[row*cols+i], d)
 				}
@@ -59,15 +67,13 @@ func TestQuantizeActivations(t *testing.T) {
 			for b := 0; b < a.Blocks; b++ {
 				blk := a.Q[row*a.RowBytes:]
 				if a.Type == ActQ8 {
-					blk = blk[b*q8Stride:]
-					for g := 0; g < 8; g++ {
-						var s int32
-						for k := 4 * g; k < 4*g+4; k++ {
-							s += int32(int8(blk[k]))
-						}
-						if c := int32(binary.LittleEndian.Uint32(blk[32+4*g:])); c != -8*s {
-							t.Fatalf("block %d group %d: correction %d, want %d", b, g, c, -8*s)
-						}
+					blk = a.Q[(b*a.Rows+row)*q8Stride:]
+					var s int32
+					for k := 0; k < 32; k++ {
+						s += int32(int8(blk[k]))
+					}
+					if c := int32(binary.LittleEndian.Uint32(blk[32:])); c != -8*s {
+						t.Fatalf("block %d: correction %d, want %d", b, c, -8*s)
 					}
 				} else {
 					blk = blk[b*q8KStride:]
@@ -111,7 +117,7 @@ func TestQ8TwinAgainstFloat64(t *testing.T) {
 			}
 			a := quantize(q8, typ, randSlice(r, n*cols, 2), n, cols)
 			dst := make([]float32, n*rows)
-			q8.MatMulQ(dst, rows, a, w, 0, rows)
+			q8.MatMulQ(dst, rows, a, w, 0, rows, &Scratch{})
 			for i := 0; i < n; i++ {
 				x := dequantAct(a, i)
 				for o := 0; o < rows; o++ {
@@ -133,7 +139,8 @@ func TestQ8TwinAgainstFloat64(t *testing.T) {
 // TestQuantizedVariantsMatchTwin holds every variant with integer dot
 // products to the q8 twin bit for bit, on odd shapes: rows of 1, 2 and 3
 // blocks, 1, 3, 17 and 64 input rows, 37 weight rows (not a multiple of
-// the tiles), output columns split unevenly.
+// the tiles), output columns split unevenly (0-21, 21-37: a full tile of
+// 8 and a tail of 5, then tails of 8 and 0).
 func TestQuantizedVariantsMatchTwin(t *testing.T) {
 	q8 := mustLookup(t, "q8")
 	r := rand.New(rand.NewPCG(15, 16))
@@ -160,9 +167,9 @@ func TestQuantizedVariantsMatchTwin(t *testing.T) {
 						t.Fatalf("%s cols %d n %d: quantized input differs from the twin's", typ, cols, n)
 					}
 					got, want := make([]float32, n*rows), make([]float32, n*rows)
-					v.MatMulQ(got, rows, a, w, 0, 20)
-					v.MatMulQ(got, rows, a, w, 20, rows)
-					q8.MatMulQ(want, rows, b, w, 0, rows)
+					v.MatMulQ(got, rows, a, w, 0, 21, &Scratch{})
+					v.MatMulQ(got, rows, a, w, 21, rows, &Scratch{})
+					q8.MatMulQ(want, rows, b, w, 0, rows, &Scratch{})
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("%s cols %d n %d: [%d] = %g, twin %g", typ, cols, n, i, got[i], want[i])
@@ -203,7 +210,7 @@ func TestQuantizedCloseToExact(t *testing.T) {
 		x := randSlice(r, n*cols, 1)
 		a := quantize(q8, typ, x, n, cols)
 		got, want := make([]float32, n*rows), make([]float32, n*rows)
-		q8.MatMulQ(got, rows, a, w, 0, rows)
+		q8.MatMulQ(got, rows, a, w, 0, rows, &Scratch{})
 		var s Scratch
 		g.MatMul(want, rows, x, cols, n, w, 0, rows, &s)
 		var se, sw float64
@@ -237,8 +244,9 @@ func BenchmarkMatMulQ(b *testing.B) {
 				}
 				b.Run(fmt.Sprintf("%s/n=%d/%s", typ, n, v.Name), func(b *testing.B) {
 					a := quantize(v, typ, x, n, cols)
+					var s Scratch
 					for b.Loop() {
-						v.MatMulQ(dst, rows, a, w, 0, rows)
+						v.MatMulQ(dst, rows, a, w, 0, rows, &s)
 					}
 					sec := b.Elapsed().Seconds() / float64(b.N)
 					if n == 1 {

@@ -260,8 +260,8 @@ func (c *CPU) MatMul(dst, x Tensor, w Weight) {
 		c.pool.parallel(xi.rows, max(1, (64<<10)/xi.cols), func(_, lo, hi int) {
 			c.k.Quantize(a, xi.data, xi.cols, lo, hi)
 		})
-		c.pool.parallel(m.Rows, c.qGrain(m.Rows), func(_, lo, hi int) {
-			c.k.MatMulQ(d.data, d.cols, a, m, lo, hi)
+		c.pool.parallel(m.Rows, c.qGrain(m.Rows), func(wk, lo, hi int) {
+			c.k.MatMulQ(d.data, d.cols, a, m, lo, hi, &c.pool.scratch[wk])
 		})
 		return
 	}
