@@ -239,10 +239,10 @@ func transpose4(off int, out [4]int, t [3]int) (res [4]int) {
 	p("VPUNPCKHDQ Y%d, Y%d, Y%d", out[1], out[0], t[1]) // A2 B2 A3 B3
 	p("VPUNPCKLDQ Y%d, Y%d, Y%d", out[3], out[2], t[2]) // C0 D0 C1 D1
 	p("VPUNPCKHDQ Y%d, Y%d, Y%d", out[3], out[2], out[0])
-	p("VPUNPCKLQDQ Y%d, Y%d, Y%d", t[2], t[0], out[1])     // A0 B0 C0 D0
-	p("VPUNPCKHQDQ Y%d, Y%d, Y%d", t[2], t[0], out[2])     // A1 B1 C1 D1
-	p("VPUNPCKLQDQ Y%d, Y%d, Y%d", out[0], t[1], out[3])   // A2 ...
-	p("VPUNPCKHQDQ Y%d, Y%d, Y%d", out[0], t[1], out[0])   // A3 ...
+	p("VPUNPCKLQDQ Y%d, Y%d, Y%d", t[2], t[0], out[1])   // A0 B0 C0 D0
+	p("VPUNPCKHQDQ Y%d, Y%d, Y%d", t[2], t[0], out[2])   // A1 B1 C1 D1
+	p("VPUNPCKLQDQ Y%d, Y%d, Y%d", out[0], t[1], out[3]) // A2 ...
+	p("VPUNPCKHQDQ Y%d, Y%d, Y%d", out[0], t[1], out[0]) // A3 ...
 	return [4]int{out[1], out[2], out[3], out[0]}
 }
 
