@@ -15,13 +15,15 @@ import (
 //	avx2:   AVX2 + FMA + F16C (Haswell, Zen 1 and later)
 //	avx512: AVX-512 F/BW/VL + VNNI on ymm registers (Ice Lake, Zen 4)
 //
-// A Q6_K weight runs the Go twin in both (no assembly yet).
+// Q4_0 and Q8_0 run column tiles in both, Q4_K a column tile in avx512
+// and a row-at-a-time kernel in avx2; a Q6_K weight runs the Go twin in
+// both (no assembly yet).
 
 //go:noescape
 func q4_KDotAvx2(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
 
 //go:noescape
-func q4_KDotAvx512(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
+func q4_KTileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 
 //go:noescape
 func q4_0TileAvx2(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
@@ -37,35 +39,43 @@ func q8_0TileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstri
 
 type asmDot func(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
 
-// wrap adapts a row-at-a-time assembly kernel (ActQ8K, row-major).
+// wrap adapts a row-at-a-time assembly kernel (ActQ8K): ldq and ldd are
+// the activation's block strides.
 func wrap(f asmDot) qtile {
 	return rowTiles(func(out *[4]float32, w []byte, a *Activations, r0, nr int) {
-		f(out, &w[0], a.Blocks, &a.Q[r0*a.RowBytes], &a.D[r0*a.Blocks], a.RowBytes, 4*a.Blocks, nr)
+		f(out, &w[0], a.Blocks, &a.Q[r0*a.Stride], &a.D[r0], a.Rows*a.Stride, 4*a.Rows, nr)
 	})
 }
 
 type asmTile func(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 
-// wrapTile adapts a column kernel (ActQ8, block-major), which always
-// computes 8 weight rows: a tail of fewer is copied into scratch padded
-// with zero rows (scale 0) and its outputs taken from a scratch tile.
-func wrapTile(f asmTile) qtile {
-	return func(dst []float32, ldDst int, w []byte, rb, nc int, a *Activations, r0, nr int, s *Scratch) {
-		q, d := &a.Q[r0*q8Stride], &a.D[r0]
+// wrapTile adapts a column kernel, which always computes 8 weight rows
+// against up to maxRows activation rows: a tail of fewer weight rows is
+// copied into scratch padded with zero rows (scale 0) and its outputs
+// taken from a scratch tile.
+func wrapTile(f asmTile, maxRows int) qtile {
+	var tile qtile
+	tile = func(dst []float32, ldDst int, w []byte, rb, nc int, a *Activations, r0, nr int, s *Scratch) {
+		for nr > maxRows {
+			tile(dst, ldDst, w, rb, nc, a, r0, maxRows, s)
+			r0, nr = r0+maxRows, nr-maxRows
+		}
+		q, d := &a.Q[r0*a.Stride], &a.D[r0]
 		if nc == tileCols {
 			_ = dst[(r0+nr-1)*ldDst+tileCols-1]
-			f(&dst[r0*ldDst], ldDst, &w[0], rb, a.Blocks, q, a.Rows*q8Stride, d, 4*a.Rows, nr)
+			f(&dst[r0*ldDst], ldDst, &w[0], rb, a.Blocks, q, a.Rows*a.Stride, d, 4*a.Rows, nr)
 			return
 		}
 		buf := s.Bytes(tileCols * rb)
 		copy(buf, w[:nc*rb])
 		clear(buf[nc*rb:])
 		out := s.Floats(tileCols * nr)
-		f(&out[0], tileCols, &buf[0], rb, a.Blocks, q, a.Rows*q8Stride, d, 4*a.Rows, nr)
+		f(&out[0], tileCols, &buf[0], rb, a.Blocks, q, a.Rows*a.Stride, d, 4*a.Rows, nr)
 		for i := 0; i < nr; i++ {
 			copy(dst[(r0+i)*ldDst:(r0+i)*ldDst+nc], out[i*tileCols:])
 		}
 	}
+	return tile
 }
 
 func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
@@ -78,16 +88,16 @@ func init() {
 	Register(&Variant{Name: "avx2", Priority: 10, Available: hasAVX2,
 		Dot: dotAVX2, Axpy: axpyAVX2,
 		qdots: qdotTable{
-			dtype.Q4_0: wrapTile(q4_0TileAvx2),
-			dtype.Q8_0: wrapTile(q8_0TileAvx2),
+			dtype.Q4_0: wrapTile(q4_0TileAvx2, 4),
+			dtype.Q8_0: wrapTile(q8_0TileAvx2, 4),
 			dtype.Q4_K: wrap(q4_KDotAvx2),
 		}})
 	Register(&Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
 		Dot: dotAVX2, Axpy: axpyAVX2,
 		tileRows: 8,
 		qdots: qdotTable{
-			dtype.Q4_0: wrapTile(q4_0TileAvx512),
-			dtype.Q8_0: wrapTile(q8_0TileAvx512),
-			dtype.Q4_K: wrap(q4_KDotAvx512),
+			dtype.Q4_0: wrapTile(q4_0TileAvx512, 8),
+			dtype.Q8_0: wrapTile(q8_0TileAvx512, 8),
+			dtype.Q4_K: wrapTile(q4_KTileAvx512, 4),
 		}})
 }

@@ -43,26 +43,26 @@ const (
 	q8Block   = 32
 	q8Stride  = 36 // 32 quants, then the int32 -8·Σq
 	q8KBlock  = 256
-	q8KStride = 288 // 256 quants, then 16 int16 bsums
+	q8KStride = 304 // 256 quants, 16 int16 sums of 16, 8 int16 sums of 32
 )
 
 // Activations is n input rows quantized for one weight type's integer dot
 // product.
 //
-// ActQ8 is block-major, so that the column kernels find the rows of a tile
-// at fixed offsets: block b of row r takes 36 bytes at Q[(b·Rows+r)·36]
-// (32 int8 quants, then the little-endian int32 -8·Σq) and has scale
-// D[b·Rows+r].
-//
-// ActQ8K is row-major: row r's blocks start at Q[r·RowBytes]; block b of
-// it takes 288 bytes (256 int8 quants, then 16 little-endian int16 block
-// sums) and has scale D[r·Blocks+b].
+// Both are block-major, so that the kernels find the rows of a tile at
+// fixed offsets: block b of row r takes Stride bytes at
+// Q[(b·Rows+r)·Stride] and has scale D[b·Rows+r]. An ActQ8 block is 36
+// bytes: 32 int8 quants, then the little-endian int32 -8·Σq. An ActQ8K
+// block is 304 bytes: 256 int8 quants, the 16 little-endian int16 sums of
+// each 16 (ggml's bsums), then the 8 int16 sums of each 32 (Q4_K's
+// sub-blocks).
 type Activations struct {
 	Type     ActType
 	Rows     int
 	Cols     int
 	Blocks   int // per row
-	RowBytes int // Blocks·stride
+	RowBytes int // Blocks·Stride
+	Stride   int // bytes per block
 	Q        []byte
 	D        []float32
 }
@@ -73,7 +73,7 @@ func (a *Activations) Reset(t ActType, n, cols int) {
 	if t == ActQ8K {
 		bs, stride = q8KBlock, q8KStride
 	}
-	a.Type, a.Rows, a.Cols = t, n, cols
+	a.Type, a.Rows, a.Cols, a.Stride = t, n, cols, stride
 	a.Blocks = cols / bs
 	a.RowBytes = a.Blocks * stride
 	if need := n * a.RowBytes; cap(a.Q) < need {
@@ -102,13 +102,13 @@ func actFor(t dtype.Type) ActType {
 func quantizeRows(a *Activations, x []float32, ldX, r0, r1 int) {
 	for r := r0; r < r1; r++ {
 		src := x[r*ldX : r*ldX+a.Cols]
-		if a.Type == ActQ8K {
-			quantizeQ8K(a.Q[r*a.RowBytes:(r+1)*a.RowBytes], a.D[r*a.Blocks:(r+1)*a.Blocks], src)
-			continue
-		}
 		for b := 0; b < a.Blocks; b++ {
 			i := b*a.Rows + r
-			a.D[i] = quantizeQ8((*[q8Stride]byte)(a.Q[i*q8Stride:]), (*[q8Block]float32)(src[b*q8Block:]))
+			if a.Type == ActQ8K {
+				a.D[i] = quantizeQ8K((*[q8KStride]byte)(a.Q[i*q8KStride:]), (*[q8KBlock]float32)(src[b*q8KBlock:]))
+			} else {
+				a.D[i] = quantizeQ8((*[q8Stride]byte)(a.Q[i*q8Stride:]), (*[q8Block]float32)(src[b*q8Block:]))
+			}
 		}
 	}
 }
@@ -142,36 +142,35 @@ func quantizeQ8(blk *[q8Stride]byte, xs *[q8Block]float32) float32 {
 	return d
 }
 
-// quantizeQ8K writes ActQ8K blocks as ggml's quantize_row_q8_K_ref: the
-// value of largest magnitude maps to ∓127, q = round(x·(-127/max)),
-// d = 1/iscale, and the sum of every 16 quants.
-func quantizeQ8K(dst []byte, d []float32, x []float32) {
-	for b := range d {
-		xs := (*[q8KBlock]float32)(x[b*q8KBlock:])
-		blk := (*[q8KStride]byte)(dst[b*q8KStride:])
-		var amax, mx float32
-		for _, v := range xs {
-			if a := float32(math.Abs(float64(v))); a > amax {
-				amax, mx = a, v
-			}
+// quantizeQ8K writes one ActQ8K block as ggml's quantize_row_q8_K_ref
+// and returns its scale: the value of largest magnitude maps to ∓127,
+// q = round(x·(-127/max)), d = 1/iscale; then the sums of every 16 and
+// every 32 quants.
+func quantizeQ8K(blk *[q8KStride]byte, xs *[q8KBlock]float32) float32 {
+	var amax, mx float32
+	for _, v := range xs {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax, mx = a, v
 		}
-		if amax == 0 {
-			d[b] = 0
-			clear(blk[:])
-			continue
-		}
-		iscale := -127 / mx
-		for g := 0; g < 16; g++ {
-			var sum int32
-			for k := 16 * g; k < 16*g+16; k++ {
-				q := min(127, round(float32(iscale*xs[k])))
-				blk[k] = byte(int8(q))
-				sum += q
-			}
-			binary.LittleEndian.PutUint16(blk[256+2*g:], uint16(int16(sum)))
-		}
-		d[b] = 1 / iscale
 	}
+	if amax == 0 {
+		clear(blk[:])
+		return 0
+	}
+	iscale := -127 / mx
+	for g := 0; g < 16; g++ {
+		var sum int32
+		for k := 16 * g; k < 16*g+16; k++ {
+			q := min(127, round(float32(iscale*xs[k])))
+			blk[k] = byte(int8(q))
+			sum += q
+		}
+		binary.LittleEndian.PutUint16(blk[256+2*g:], uint16(int16(sum)))
+	}
+	for s := 0; s < 8; s++ {
+		binary.LittleEndian.PutUint16(blk[288+2*s:], uint16(int16(bsum(blk, 2*s)+bsum(blk, 2*s+1))))
+	}
+	return 1 / iscale
 }
 
 // qtile computes a tile of the quantized MatMul: the dot products of nc
@@ -276,17 +275,15 @@ func scaleMinK4(j int, q []byte) (sc, m int32) {
 
 // dotQ4_KGo: per block, the exact integers A = Σ_s sc_s·Σ q·x and
 // B = Σ_s m_s·Σ x over the 8 sub-blocks s give
-// d_x·d·A - d_x·dmin·B, summed over blocks in two float sums.
+// (d_x·d)·A - (d_x·dmin)·B, added block by block.
 func dotQ4_KGo(out *[4]float32, w []byte, a *Activations, r0, nr int) {
 	const wb = 144
 	for i := 0; i < nr; i++ {
-		r := r0 + i
-		q := a.Q[r*a.RowBytes:]
-		d := a.D[r*a.Blocks:]
-		var sumA, sumB float32
+		var acc float32
 		for b := 0; b < a.Blocks; b++ {
 			blk := (*[wb]byte)(w[b*wb:])
-			xb := (*[q8KStride]byte)(q[b*q8KStride:])
+			k := b*a.Rows + r0 + i
+			xb := (*[q8KStride]byte)(a.Q[k*q8KStride:])
 			var A, B int32
 			for c := 0; c < 4; c++ {
 				s1, m1 := scaleMinK4(2*c, blk[4:16])
@@ -300,10 +297,11 @@ func dotQ4_KGo(out *[4]float32, w []byte, a *Activations, r0, nr int) {
 				A += s1*lo + s2*hi
 				B += m1*(bsum(xb, 4*c)+bsum(xb, 4*c+1)) + m2*(bsum(xb, 4*c+2)+bsum(xb, 4*c+3))
 			}
-			sumA += float32(float32(d[b]*fp16(blk[0:])) * float32(A))
-			sumB += float32(float32(d[b]*fp16(blk[2:])) * float32(B))
+			t1 := float32(float32(a.D[k]*fp16(blk[0:])) * float32(A))
+			t2 := float32(float32(a.D[k]*fp16(blk[2:])) * float32(B))
+			acc += t1 - t2
 		}
-		out[i] = sumA - sumB
+		out[i] = acc
 	}
 }
 
@@ -318,13 +316,11 @@ func bsum(xb *[q8KStride]byte, g int) int32 {
 func dotQ6_KGo(out *[4]float32, w []byte, a *Activations, r0, nr int) {
 	const wb = 210
 	for i := 0; i < nr; i++ {
-		r := r0 + i
-		q := a.Q[r*a.RowBytes:]
-		d := a.D[r*a.Blocks:]
 		var sum float32
 		for b := 0; b < a.Blocks; b++ {
 			blk := (*[wb]byte)(w[b*wb:])
-			xb := (*[q8KStride]byte)(q[b*q8KStride:])
+			k := b*a.Rows + r0 + i
+			xb := (*[q8KStride]byte)(a.Q[k*q8KStride:])
 			var g [16]int32
 			for h := 0; h < 2; h++ {
 				ql, qh := blk[64*h:], blk[128+32*h:]
@@ -344,7 +340,7 @@ func dotQ6_KGo(out *[4]float32, w []byte, a *Activations, r0, nr int) {
 			for j := range g {
 				A += int32(int8(blk[192+j])) * (g[j] - 32*bsum(xb, j))
 			}
-			sum += float32(float32(d[b]*fp16(blk[208:])) * float32(A))
+			sum += float32(float32(a.D[k]*fp16(blk[208:])) * float32(A))
 		}
 		out[i] = sum
 	}

@@ -28,12 +28,8 @@ func dequantAct(a *Activations, r int) []float64 {
 		bs, stride = q8KBlock, q8KStride
 	}
 	for b := 0; b < a.Blocks; b++ {
-		d := float64(a.D[r*a.Blocks+b])
-		blk := a.Q[r*a.RowBytes+b*stride:]
-		if a.Type == ActQ8 {
-			d = float64(a.D[b*a.Rows+r])
-			blk = a.Q[(b*a.Rows+r)*stride:]
-		}
+		d := float64(a.D[b*a.Rows+r])
+		blk := a.Q[(b*a.Rows+r)*stride:]
 		for i := 0; i < bs; i++ {
 			out[b*bs+i] = d * float64(int8(blk[i]))
 		}
@@ -56,18 +52,14 @@ func TestQuantizeActivations(t *testing.T) {
 			for i, v := range deq {
 				// Half a step of the block's scale.
 				b := i / (len(deq) / a.Blocks)
-				d := math.Abs(float64(a.D[row*a.Blocks+b]))
-				if a.Type == ActQ8 {
-					d = float64(a.D[b*a.Rows+row])
-				}
+				d := math.Abs(float64(a.D[b*a.Rows+row]))
 				if math.Abs(v-float64(x[row*cols+i])) > 0.5*d*(1+1e-6) {
 					t.Fatalf("%v row %d [%d]: %g from %g (scale %g)", a.Type, row, i, v, x[row*cols+i], d)
 				}
 			}
 			for b := 0; b < a.Blocks; b++ {
-				blk := a.Q[row*a.RowBytes:]
+				blk := a.Q[(b*a.Rows+row)*a.Stride:]
 				if a.Type == ActQ8 {
-					blk = a.Q[(b*a.Rows+row)*q8Stride:]
 					var s int32
 					for k := 0; k < 32; k++ {
 						s += int32(int8(blk[k]))
@@ -76,7 +68,15 @@ func TestQuantizeActivations(t *testing.T) {
 						t.Fatalf("block %d: correction %d, want %d", b, c, -8*s)
 					}
 				} else {
-					blk = blk[b*q8KStride:]
+					for s := 0; s < 8; s++ {
+						var sum int32
+						for k := 32 * s; k < 32*s+32; k++ {
+							sum += int32(int8(blk[k]))
+						}
+						if c := int32(int16(binary.LittleEndian.Uint16(blk[288+2*s:]))); c != sum {
+							t.Fatalf("block %d sum of 32 %d: %d, want %d", b, s, c, sum)
+						}
+					}
 					for g := 0; g < 16; g++ {
 						var s int32
 						for k := 16 * g; k < 16*g+16; k++ {

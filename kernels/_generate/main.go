@@ -32,15 +32,14 @@ const prefetch = 1024
 func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
 func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
 
-// q and d address activation row r's quants and scale: rows are R8 (R9 =
-// 3·R8) bytes apart in DI, R10 (R11 = 3·R10) bytes apart in DX.
-func q(r, off int) string {
-	return [...]string{"%d(DI)", "%d(DI)(R8*1)", "%d(DI)(R8*2)", "%d(DI)(R9*1)"}[r]
-}
-func qa(r, off int) string { return fmt.Sprintf(q(r, off), off) }
-func da(r int) string {
-	return [...]string{"(DX)", "(DX)(R10*1)", "(DX)(R10*2)", "(DX)(R11*1)"}[r]
-}
+// qa and da address activation row r's quants (at off) and scale in the
+// current block: activations are block-major (kernels.Activations), rows
+// q8KStride bytes apart from DI, scales 4 bytes apart from DX; R8 and R10
+// hold the strides to the next block.
+const q8KStride = 304
+
+func qa(r, off int) string { return fmt.Sprintf("%d(DI)", off+r*q8KStride) }
+func da(r int) string      { return fmt.Sprintf("%d(DX)", 4*r) }
 
 type kernel struct {
 	name   string // Go function name
@@ -85,8 +84,8 @@ func gen(k kernel, isa string) {
 		label(fmt.Sprintf("loop%d", nr))
 		k.body(isa, nr)
 		p("ADDQ $%d, SI", k.wbytes)
-		p("ADDQ $%d, DI", k.abytes)
-		p("ADDQ $4, DX")
+		p("ADDQ R8, DI")
+		p("ADDQ R10, DX")
 		p("DECQ CX")
 		p("JNZ loop%d", nr)
 		p("MOVQ out+0(FP), AX")
@@ -96,8 +95,8 @@ func gen(k kernel, isa string) {
 	}
 }
 
-// Q4_K: per row, the int32 lanes of Σ sc·(q·x) in Y0..Y3 (reset per
-// block) and the float pair (Σ d_x·d·A, Σ d_x·dmin·B) in X8..X11. Locals:
+// Q4_K, a row at a time (avx2): per row, the int32 lanes of Σ sc·(q·x) in
+// Y0..Y3 (reset per block) and the float sum in X8..X11. Locals:
 // 0(SP) the 8 scale bytes, 8(SP) the 8 min bytes, 16(SP) the scales as
 // int16.
 func initQ4_K(isa string, nr int) {
@@ -179,7 +178,9 @@ func bodyQ4_K(isa string, nr int) {
 		p("VBROADCASTSS %s, X5", da(r))
 		p("VMULPS X7, X5, X5")
 		p("VMULPS X5, X4, X4")
-		p("VADDPS X4, X%d, X%d", 8+r, 8+r)
+		p("VMOVSHDUP X4, X5")
+		p("VSUBSS X5, X4, X4")
+		p("VADDSS X4, X%d, X%d", 8+r, 8+r)
 		if isa == "avx512" {
 			p("VPXOR Y%d, Y%d, Y%d", r, r, r)
 		}
@@ -188,8 +189,6 @@ func bodyQ4_K(isa string, nr int) {
 
 func finalQ4_K(nr int) {
 	for r := 0; r < nr; r++ {
-		p("VMOVSHDUP X%d, X5", 8+r)
-		p("VSUBSS X5, X%d, X%d", 8+r, 8+r)
 		p("VMOVSS X%d, %d(AX)", 8+r, 4*r)
 	}
 }
@@ -200,13 +199,14 @@ func main() {
 	ks := []kernel{
 		{name: "q4_KDot", frame: 32, wbytes: 144, abytes: 288, init: initQ4_K, body: bodyQ4_K, final: finalQ4_K},
 	}
+	for _, k := range ks {
+		gen(k, "avx2")
+	}
 	for _, isa := range []string{"avx2", "avx512"} {
-		for _, k := range ks {
-			gen(k, isa)
-		}
 		genTile("q4_0", isa)
 		genTile("q8_0", isa)
 	}
+	genTileQ4_K()
 	constants()
 	os.Stdout.WriteString(out.String())
 }
@@ -391,13 +391,187 @@ func genTile(typ, isa string) {
 }
 
 func constants() {
-	for _, c := range []struct {
-		name string
-		v    uint64
-	}{{"nibbles", 0x0f0f0f0f0f0f0f0f}, {"signs", 0x8080808080808080}, {"ones", 0x0001000100010001}} {
+	type c struct {
+		name   string
+		lo, hi uint64 // the two qwords of each 128-bit lane
+	}
+	rep := func(n string, v uint64) c { return c{n, v, v} }
+	// shuf makes a VPSHUFB control from the 4 bytes (0x80: zero) each dword i
+	// of a 128-bit lane takes, given as offsets within that dword.
+	shuf := func(n string, b [4]int) c {
+		var q [2]uint64
 		for i := 0; i < 4; i++ {
-			fmt.Fprintf(&out, "DATA %s<>+%d(SB)/8, $0x%016x\n", c.name, 8*i, c.v)
+			for j, o := range b {
+				v := uint64(0x80)
+				if o >= 0 {
+					v = uint64(4*i + o)
+				}
+				q[i/2] |= v << (8 * (4*(i%2) + j))
+			}
+		}
+		return c{n, q[0], q[1]}
+	}
+	for _, c := range []c{
+		rep("nibbles", 0x0f0f0f0f0f0f0f0f), rep("signs", 0x8080808080808080), rep("ones", 0x0001000100010001),
+		rep("k3f", 0x3f3f3f3f3f3f3f3f), rep("k03", 0x0303030303030303),
+		// byte s of each dword, zero-extended
+		shuf("byte0", [4]int{0, -1, -1, -1}), shuf("byte1", [4]int{1, -1, -1, -1}),
+		shuf("byte2", [4]int{2, -1, -1, -1}), shuf("byte3", [4]int{3, -1, -1, -1}),
+		// bytes 0 and 1 (2 and 3) of each dword as two int16
+		shuf("pair01", [4]int{0, -1, 1, -1}), shuf("pair23", [4]int{2, -1, 3, -1}),
+	} {
+		for i, v := range []uint64{c.lo, c.hi, c.lo, c.hi} {
+			fmt.Fprintf(&out, "DATA %s<>+%d(SB)/8, $0x%016x\n", c.name, 8*i, v)
 		}
 		fmt.Fprintf(&out, "GLOBL %s<>(SB), RODATA|NOPTR, $32\n", c.name)
+	}
+}
+
+// ---- Q4_K column tile (avx512): 8 weight rows, up to 4 activation rows.
+// Per block: the 16-byte heads of the 8 rows (d, dmin, 12 scale bytes)
+// transposed give, lane c = row c, ggml's unpacked 6-bit scales and mins
+// (stored at 0..127(SP)) and d|dmin (128(SP)). Each 32-byte chunk of
+// nibbles, transposed, gives sub-blocks 2c (low nibbles) and 2c+1 (high);
+// for each, 8 VPDPBUSD with the broadcast activation groups give the exact
+// Σ q·x per row, times the sub-block scale (VPMULLD) into A (Y20..Y23).
+// The mins meet the activation's sums of 32 in 4 VPDPWSSD into B
+// (Y24..Y27); then the row's float sum (Y28..Y31) gets
+// (d_x·d)·A - (d_x·dmin)·B.
+func genTileQ4_K() {
+	const name = "q4_KTileAvx512"
+	const wbytes = 144
+	const maxRows = 4
+	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $160-80\n", name)
+	p("MOVQ w+16(FP), SI")
+	p("MOVQ rb+24(FP), R8")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	p("MOVQ nb+32(FP), CX")
+	p("MOVQ q+40(FP), DI")
+	p("MOVQ qstride+48(FP), R12")
+	p("MOVQ d+56(FP), DX")
+	p("MOVQ dstride+64(FP), R13")
+	p("MOVQ nr+72(FP), AX")
+	p("LEAQ (SI)(R8*8), BX")
+	for nr := 1; nr < maxRows; nr++ {
+		p("CMPQ AX, $%d", nr)
+		p("JEQ rows%d", nr)
+	}
+	p("JMP rows%d", maxRows)
+	act := func(r, off int) string { return fmt.Sprintf("%d(DI)", off+r*q8KStride) }
+	for nr := 1; nr <= maxRows; nr++ {
+		label(fmt.Sprintf("rows%d", nr))
+		for r := 0; r < nr; r++ {
+			p("VXORPS Y%d, Y%d, Y%d", 28+r, 28+r, 28+r)
+		}
+		label(fmt.Sprintf("loop%d", nr))
+		for off := 0; off < 8*wbytes; off += 64 {
+			p("PREFETCHT0 %d(BX)", off)
+		}
+		p("ADDQ $%d, BX", 8*wbytes)
+		// Scales and mins (ggml's utmp/kmask unpacking, on 8 rows).
+		P := transpose4(0, [4]int{8, 9, 10, 11}, [3]int{0, 1, 2})
+		hd, u0, u1, u2 := P[0], P[1], P[2], P[3]
+		p("VPAND k3f<>(SB), Y%d, Y12", u0) // sc 0..3
+		p("VMOVDQU Y12, 0(SP)")
+		p("VPSRLD $6, Y%d, Y13", u0)
+		p("VPAND k03<>(SB), Y13, Y13")
+		p("VPSLLD $4, Y13, Y13")
+		p("VPAND nibbles<>(SB), Y%d, Y14", u2)
+		p("VPOR Y14, Y13, Y13") // sc 4..7
+		p("VMOVDQU Y13, 32(SP)")
+		p("VPAND k3f<>(SB), Y%d, Y12", u1) // m 0..3
+		p("VMOVDQU Y12, 64(SP)")
+		p("VPSRLD $6, Y%d, Y13", u1)
+		p("VPAND k03<>(SB), Y13, Y13")
+		p("VPSLLD $4, Y13, Y13")
+		p("VPSRLD $4, Y%d, Y14", u2)
+		p("VPAND nibbles<>(SB), Y14, Y14")
+		p("VPOR Y14, Y13, Y13") // m 4..7
+		p("VMOVDQU Y13, 96(SP)")
+		p("VMOVDQU Y%d, 128(SP)", hd)
+		for r := 0; r < nr; r++ {
+			p("VPXORD Y%d, Y%d, Y%d", 20+r, 20+r, 20+r)
+		}
+		for c := 0; c < 4; c++ {
+			lo := transpose4(16+32*c, [4]int{8, 9, 10, 11}, [3]int{0, 1, 2})
+			hi := transpose4(32+32*c, [4]int{12, 13, 14, 15}, [3]int{3, 4, 5})
+			PK := append(lo[:], hi[:]...)
+			for h := 0; h < 2; h++ {
+				s := 2*c + h
+				var NB [8]int
+				for k := 0; k < 8; k++ {
+					if h == 0 {
+						NB[k] = k
+						p("VPAND nibbles<>(SB), Y%d, Y%d", PK[k], k)
+					} else {
+						NB[k] = PK[k]
+						p("VPSRLW $4, Y%d, Y%d", PK[k], PK[k])
+						p("VPAND nibbles<>(SB), Y%d, Y%d", PK[k], PK[k])
+					}
+				}
+				p("VMOVDQU32 %d(SP), Y17", 32*(s/4))
+				p("VPSHUFB byte%d<>(SB), Y17, Y16", s%4)
+				for r := 0; r < nr; r++ {
+					p("VPXORD Y%d, Y%d, Y%d", 24+r, 24+r, 24+r)
+				}
+				for k := 0; k < 8; k++ {
+					for r := 0; r < nr; r++ {
+						p("VPDPBUSD.BCST %s, Y%d, Y%d", act(r, 32*s+4*k), NB[k], 24+r)
+					}
+				}
+				for r := 0; r < nr; r++ {
+					p("VPMULLD Y16, Y%d, Y%d", 24+r, 24+r)
+					p("VPADDD Y%d, Y%d, Y%d", 24+r, 20+r, 20+r)
+				}
+			}
+		}
+		// Mins as int16 pairs (m_2k, m_2k+1) against the sums of 32.
+		p("VMOVDQU32 64(SP), Y17")
+		p("VMOVDQU32 96(SP), Y18")
+		p("VPSHUFB pair01<>(SB), Y17, Y0")
+		p("VPSHUFB pair23<>(SB), Y17, Y1")
+		p("VPSHUFB pair01<>(SB), Y18, Y2")
+		p("VPSHUFB pair23<>(SB), Y18, Y3")
+		for r := 0; r < nr; r++ {
+			p("VPXORD Y%d, Y%d, Y%d", 24+r, 24+r, 24+r)
+			for k := 0; k < 4; k++ {
+				p("VPDPWSSD.BCST %s, Y%d, Y%d", act(r, 288+4*k), k, 24+r)
+			}
+		}
+		p("VMOVDQU32 128(SP), Y17")
+		p("VPMOVDW Y17, X18")
+		p("VCVTPH2PS X18, Y18") // d
+		p("VPSRLD $16, Y17, Y17")
+		p("VPMOVDW Y17, X17")
+		p("VCVTPH2PS X17, Y17") // dmin
+		for r := 0; r < nr; r++ {
+			p("VMULPS.BCST %d(DX), Y18, Y4", 4*r)
+			p("VMULPS.BCST %d(DX), Y17, Y5", 4*r)
+			p("VCVTDQ2PS Y%d, Y6", 20+r)
+			p("VMULPS Y4, Y6, Y6")
+			p("VCVTDQ2PS Y%d, Y7", 24+r)
+			p("VMULPS Y5, Y7, Y7")
+			p("VSUBPS Y7, Y6, Y6")
+			p("VADDPS Y6, Y%d, Y%d", 28+r, 28+r)
+		}
+		p("ADDQ $%d, SI", wbytes)
+		p("ADDQ R12, DI")
+		p("ADDQ R13, DX")
+		p("DECQ CX")
+		p("JNZ loop%d", nr)
+		p("MOVQ dst+0(FP), AX")
+		p("MOVQ ldDst+8(FP), BX")
+		p("SHLQ $2, BX")
+		for r := 0; r < nr; r++ {
+			p("VMOVUPS Y%d, (AX)", 28+r)
+			if r < nr-1 {
+				p("ADDQ BX, AX")
+			}
+		}
+		p("VZEROUPPER")
+		p("RET")
 	}
 }
