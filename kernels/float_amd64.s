@@ -102,3 +102,199 @@ tail1:
 done:
 	VZEROUPPER
 	RET
+
+// func dotsAsm(out *float32, q *float32, k *float32, ldk, n, hd int, scale float32)
+// out[j] = scale·(q · k[j·ldk : j·ldk+hd]) for j < n; hd is a multiple of 8.
+TEXT ·dotsAsm(SB), NOSPLIT, $0-52
+	MOVQ out+0(FP), AX
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DI
+	MOVQ ldk+24(FP), R8
+	SHLQ $2, R8
+	MOVQ n+32(FP), CX
+	MOVQ hd+40(FP), R9
+	VMOVSS scale+48(FP), X6
+	TESTQ CX, CX
+	JEQ dotsdone
+dotskey:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ R10, R10
+	MOVQ R9, R11
+dots16:
+	CMPQ R11, $16
+	JLT dots8
+	VMOVUPS (SI)(R10*4), Y2
+	VMOVUPS 32(SI)(R10*4), Y3
+	VFMADD231PS (DI)(R10*4), Y2, Y0
+	VFMADD231PS 32(DI)(R10*4), Y3, Y1
+	ADDQ $16, R10
+	SUBQ $16, R11
+	JMP dots16
+dots8:
+	TESTQ R11, R11
+	JEQ dotsreduce
+	VMOVUPS (SI)(R10*4), Y2
+	VFMADD231PS (DI)(R10*4), Y2, Y0
+dotsreduce:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMULSS X6, X0, X0
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	ADDQ R8, DI
+	DECQ CX
+	JNZ dotskey
+dotsdone:
+	VZEROUPPER
+	RET
+
+// func axpysAsm(acc *float32, p *float32, v *float32, ldv, n, hd int)
+// acc[i] += Σ_j p[j]·v[j·ldv+i] for i < hd (a multiple of 8), j < n; the
+// accumulator stays in registers, 64 values at a time, while the keys pass.
+TEXT ·axpysAsm(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), DI
+	MOVQ p+8(FP), DX
+	MOVQ v+16(FP), SI
+	MOVQ ldv+24(FP), R8
+	SHLQ $2, R8
+	MOVQ n+32(FP), R9
+	MOVQ hd+40(FP), R10
+	TESTQ R9, R9
+	JEQ axdone
+ax64:
+	CMPQ R10, $64
+	JLT ax8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	MOVQ SI, R11
+	XORQ CX, CX
+ax64key:
+	VBROADCASTSS (DX)(CX*4), Y8
+	VFMADD231PS (R11), Y8, Y0
+	VFMADD231PS 32(R11), Y8, Y1
+	VFMADD231PS 64(R11), Y8, Y2
+	VFMADD231PS 96(R11), Y8, Y3
+	VFMADD231PS 128(R11), Y8, Y4
+	VFMADD231PS 160(R11), Y8, Y5
+	VFMADD231PS 192(R11), Y8, Y6
+	VFMADD231PS 224(R11), Y8, Y7
+	ADDQ R8, R11
+	INCQ CX
+	CMPQ CX, R9
+	JLT ax64key
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ $256, DI
+	ADDQ $256, SI
+	SUBQ $64, R10
+	JMP ax64
+ax8:
+	TESTQ R10, R10
+	JEQ axdone
+	VMOVUPS (DI), Y0
+	MOVQ SI, R11
+	XORQ CX, CX
+ax8key:
+	VBROADCASTSS (DX)(CX*4), Y8
+	VFMADD231PS (R11), Y8, Y0
+	ADDQ R8, R11
+	INCQ CX
+	CMPQ CX, R9
+	JLT ax8key
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, R10
+	JMP ax8
+axdone:
+	VZEROUPPER
+	RET
+
+// func expsAsm(x *float32, n int, m float32) float32
+// x[i] = exp(x[i] - m) for i < n (a multiple of 8), returning Σ x[i]:
+// Cephes' expf (range reduction by ln 2 in two parts, degree-6
+// polynomial), within 2 ulp of the correctly rounded exp for the
+// arguments softmax gives it (x - m <= 0).
+TEXT ·expsAsm(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y15
+	VBROADCASTSS expc<>+0(SB), Y14  // log2(e)
+	VBROADCASTSS expc<>+4(SB), Y13  // ln2 hi
+	VBROADCASTSS expc<>+8(SB), Y12  // ln2 lo
+	VBROADCASTSS expc<>+12(SB), Y11 // lower clamp
+	VXORPS Y10, Y10, Y10            // sum
+	TESTQ CX, CX
+	JEQ expdone
+exploop:
+	VMOVUPS (SI), Y0
+	VSUBPS Y15, Y0, Y0
+	VMAXPS Y11, Y0, Y0
+	VMULPS Y14, Y0, Y1
+	VROUNDPS $0, Y1, Y1             // n = round(x·log2e)
+	VFNMADD231PS Y13, Y1, Y0        // r = x - n·ln2hi
+	VFNMADD231PS Y12, Y1, Y0        // r -= n·ln2lo
+	VBROADCASTSS expc<>+16(SB), Y2
+	VBROADCASTSS expc<>+20(SB), Y3
+	VFMADD213PS Y3, Y0, Y2
+	VBROADCASTSS expc<>+24(SB), Y3
+	VFMADD213PS Y3, Y0, Y2
+	VBROADCASTSS expc<>+28(SB), Y3
+	VFMADD213PS Y3, Y0, Y2
+	VBROADCASTSS expc<>+32(SB), Y3
+	VFMADD213PS Y3, Y0, Y2
+	VBROADCASTSS expc<>+36(SB), Y3
+	VFMADD213PS Y3, Y0, Y2          // p
+	VMULPS Y0, Y0, Y3               // r²
+	VFMADD213PS Y0, Y3, Y2          // p·r² + r
+	VBROADCASTSS expc<>+40(SB), Y3
+	VADDPS Y3, Y2, Y2               // + 1
+	VCVTPS2DQ Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VPADDD Y1, Y2, Y2               // · 2^n
+	VMOVUPS Y2, (SI)
+	VADDPS Y2, Y10, Y10
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ exploop
+expdone:
+	VEXTRACTF128 $1, Y10, X1
+	VADDPS X1, X10, X10
+	VMOVHLPS X10, X10, X1
+	VADDPS X1, X10, X10
+	VMOVSHDUP X10, X1
+	VADDSS X1, X10, X10
+	VZEROUPPER
+	MOVSS X10, ret+24(FP)
+	RET
+
+DATA expc<>+0(SB)/4, $1.44269504088896341
+DATA expc<>+4(SB)/4, $0.693359375
+DATA expc<>+8(SB)/4, $-2.12194440e-4
+DATA expc<>+12(SB)/4, $-87.3
+DATA expc<>+16(SB)/4, $1.9875691500e-4
+DATA expc<>+20(SB)/4, $1.3981999507e-3
+DATA expc<>+24(SB)/4, $8.3334519073e-3
+DATA expc<>+28(SB)/4, $4.1665795894e-2
+DATA expc<>+32(SB)/4, $1.6666665459e-1
+DATA expc<>+36(SB)/4, $5.0000001201e-1
+DATA expc<>+40(SB)/4, $1.0
+GLOBL expc<>(SB), RODATA|NOPTR, $44

@@ -277,6 +277,8 @@ var attnCases = []attnCase{
 	{name: "prefill 70", rows: 70, keys: 70, hd: 16, ld: 16, causal: true},
 	{name: "prefill 9 after 130", rows: 9, keys: 139, hd: 16, ld: 33, causal: true, pos0: 130},
 	{name: "decode at 200", rows: 1, keys: 201, hd: 64, ld: 64, causal: true, pos0: 200},
+	{name: "prefill 21 after 300, hd 128", rows: 21, keys: 321, hd: 128, ld: 136, causal: true, pos0: 300},
+	{name: "encoder 70x70, hd 72", rows: 70, keys: 70, hd: 72, ld: 72},
 }
 
 func (c attnCase) make(r *rand.Rand) (*Attn, []float32) {

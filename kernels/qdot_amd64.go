@@ -85,19 +85,23 @@ func hasAVX512VNNI() bool {
 }
 
 func init() {
-	Register(&Variant{Name: "avx2", Priority: 10, Available: hasAVX2,
+	avx2 := &Variant{Name: "avx2", Priority: 10, Available: hasAVX2,
 		Dot: dotAVX2, Axpy: axpyAVX2,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileAvx2, 4),
 			dtype.Q8_0: wrapTile(q8_0TileAvx2, 4),
 			dtype.Q4_K: wrap(q4_KDotAvx2),
-		}})
-	Register(&Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
+		}}
+	avx2.Attention = avx2.attentionAVX2
+	Register(avx2)
+	avx512 := &Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
 		Dot: dotAVX2, Axpy: axpyAVX2,
 		tileRows: 8,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileAvx512, 8),
 			dtype.Q8_0: wrapTile(q8_0TileAvx512, 8),
 			dtype.Q4_K: wrapTile(q4_KTileAvx512, 4),
-		}})
+		}}
+	avx512.Attention = avx512.attentionAVX2
+	Register(avx512)
 }
