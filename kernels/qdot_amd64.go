@@ -15,12 +15,15 @@ import (
 //	avx2:   AVX2 + FMA + F16C (Haswell, Zen 1 and later)
 //	avx512: AVX-512 F/BW/VL + VNNI on ymm registers (Ice Lake, Zen 4)
 //
-// Q4_0 and Q8_0 run column tiles in both, Q4_K a column tile in avx512
-// and a row-at-a-time kernel in avx2; a Q6_K weight runs the Go twin in
-// both (no assembly yet).
+// Q4_0 and Q8_0 run column tiles in both; Q4_K a column tile in avx512
+// and a row-at-a-time kernel in avx2; Q6_K a column tile in avx512 and
+// the Go twin in avx2.
 
 //go:noescape
 func q4_KDotAvx2(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
+
+//go:noescape
+func q6_KTileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 
 //go:noescape
 func q4_KTileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
@@ -101,6 +104,7 @@ func init() {
 			dtype.Q4_0: wrapTile(q4_0TileAvx512, 8),
 			dtype.Q8_0: wrapTile(q8_0TileAvx512, 8),
 			dtype.Q4_K: wrapTile(q4_KTileAvx512, 4),
+			dtype.Q6_K: wrapTile(q6_KTileAvx512, 2),
 		}}
 	avx512.Attention = avx512.attentionAVX2
 	Register(avx512)

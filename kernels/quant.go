@@ -43,7 +43,7 @@ const (
 	q8Block   = 32
 	q8Stride  = 36 // 32 quants, then the int32 -8·Σq
 	q8KBlock  = 256
-	q8KStride = 304 // 256 quants, 16 int16 sums of 16, 8 int16 sums of 32
+	q8KStride = 368 // 256 quants, 16 int16 sums of 16, 8 int16 sums of 32, 16 int32 -32·sums of 16
 )
 
 // Activations is n input rows quantized for one weight type's integer dot
@@ -53,9 +53,10 @@ const (
 // fixed offsets: block b of row r takes Stride bytes at
 // Q[(b·Rows+r)·Stride] and has scale D[b·Rows+r]. An ActQ8 block is 36
 // bytes: 32 int8 quants, then the little-endian int32 -8·Σq. An ActQ8K
-// block is 304 bytes: 256 int8 quants, the 16 little-endian int16 sums of
-// each 16 (ggml's bsums), then the 8 int16 sums of each 32 (Q4_K's
-// sub-blocks).
+// block is 368 bytes: 256 int8 quants, the 16 little-endian int16 sums of
+// each 16 (ggml's bsums), the 8 int16 sums of each 32 (Q4_K's
+// sub-blocks), then -32 times the sums of 16 as int32 (Q6_K's offset of
+// 32, where its kernel starts each group's sum).
 type Activations struct {
 	Type     ActType
 	Rows     int
@@ -169,6 +170,9 @@ func quantizeQ8K(blk *[q8KStride]byte, xs *[q8KBlock]float32) float32 {
 	}
 	for s := 0; s < 8; s++ {
 		binary.LittleEndian.PutUint16(blk[288+2*s:], uint16(int16(bsum(blk, 2*s)+bsum(blk, 2*s+1))))
+	}
+	for g := 0; g < 16; g++ {
+		binary.LittleEndian.PutUint32(blk[304+4*g:], uint32(-32*bsum(blk, g)))
 	}
 	return 1 / iscale
 }

@@ -36,7 +36,7 @@ func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
 // current block: activations are block-major (kernels.Activations), rows
 // q8KStride bytes apart from DI, scales 4 bytes apart from DX; R8 and R10
 // hold the strides to the next block.
-const q8KStride = 304
+const q8KStride = 368
 
 func qa(r, off int) string { return fmt.Sprintf("%d(DI)", off+r*q8KStride) }
 func da(r int) string      { return fmt.Sprintf("%d(DX)", 4*r) }
@@ -207,6 +207,7 @@ func main() {
 		genTile("q8_0", isa)
 	}
 	genTileQ4_K()
+	genTileQ6_K()
 	constants()
 	os.Stdout.WriteString(out.String())
 }
@@ -567,6 +568,133 @@ func genTileQ4_K() {
 		p("SHLQ $2, BX")
 		for r := 0; r < nr; r++ {
 			p("VMOVUPS Y%d, (AX)", 28+r)
+			if r < nr-1 {
+				p("ADDQ BX, AX")
+			}
+		}
+		p("VZEROUPPER")
+		p("RET")
+	}
+}
+
+// ---- Q6_K column tile (avx512): 8 weight rows, up to 2 activation rows
+// (Q6_K holds the output head and token embeddings, whose MatMul has one
+// row). Per half of a block, the 32 qh bytes of the 8 rows are transposed
+// (Y8..Y15); per pair of quarters the 32 ql bytes (Y0..Y7); each quarter's
+// 6-bit quants (Y16..Y23) are (ql nibble) | ((qh >> 2j) & 3) << 4. Each
+// group of 16 values starts from the activation's -32·Σx, takes 4
+// VPDPBUSD, and is scaled by the rows' int8 scales (VPMULLD) into A
+// (Y27, Y28); the row's float sum (Y30, Y31) gets (d_x·d)·A per block.
+func genTileQ6_K() {
+	const name = "q6_KTileAvx512"
+	const wbytes = 210
+	const maxRows = 2
+	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $128-80\n", name)
+	p("MOVQ w+16(FP), SI")
+	p("MOVQ rb+24(FP), R8")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	p("MOVQ nb+32(FP), CX")
+	p("MOVQ q+40(FP), DI")
+	p("MOVQ qstride+48(FP), R12")
+	p("MOVQ d+56(FP), DX")
+	p("MOVQ dstride+64(FP), R13")
+	p("MOVQ nr+72(FP), AX")
+	p("LEAQ (SI)(R8*8), BX")
+	p("CMPQ AX, $1")
+	p("JEQ rows1")
+	p("JMP rows2")
+	act := func(r, off int) string { return fmt.Sprintf("%d(DI)", off+r*q8KStride) }
+	for nr := 1; nr <= maxRows; nr++ {
+		label(fmt.Sprintf("rows%d", nr))
+		for r := 0; r < nr; r++ {
+			p("VXORPS Y%d, Y%d, Y%d", 30+r, 30+r, 30+r)
+		}
+		label(fmt.Sprintf("loop%d", nr))
+		for off := 0; off < 8*wbytes; off += 64 {
+			p("PREFETCHT0 %d(BX)", off)
+		}
+		p("ADDQ $%d, BX", 8*wbytes)
+		// The 16 int8 scales of each row, transposed: 4 dwords at 0..127(SP).
+		sc := transpose4(192, [4]int{0, 1, 2, 3}, [3]int{4, 5, 6})
+		for i, r := range sc {
+			p("VMOVDQU Y%d, %d(SP)", r, 32*i)
+		}
+		for r := 0; r < nr; r++ {
+			p("VPXORD Y%d, Y%d, Y%d", 27+r, 27+r, 27+r)
+		}
+		for h := 0; h < 2; h++ {
+			qhLo := transpose4(128+32*h, [4]int{8, 9, 10, 11}, [3]int{0, 1, 2})
+			qhHi := transpose4(128+32*h+16, [4]int{12, 13, 14, 15}, [3]int{3, 4, 5})
+			QH := append(qhLo[:], qhHi[:]...)
+			for pp := 0; pp < 2; pp++ {
+				lo := transpose4(64*h+32*pp, [4]int{0, 1, 2, 3}, [3]int{16, 17, 18})
+				hi := transpose4(64*h+32*pp+16, [4]int{4, 5, 6, 7}, [3]int{19, 20, 21})
+				QL := append(lo[:], hi[:]...)
+				for _, j := range []int{pp, pp + 2} {
+					var NB [8]int
+					for k := 0; k < 8; k++ {
+						if j < 2 {
+							NB[k] = 16 + k
+						} else {
+							NB[k] = QL[k]
+						}
+						// The two high bits, then the low four.
+						p("VPSRLW $%d, Y%d, Y29", 2*j, QH[k])
+						p("VPANDD k03<>(SB), Y29, Y29")
+						p("VPSLLW $4, Y29, Y29")
+						if j < 2 {
+							p("VPANDD nibbles<>(SB), Y%d, Y%d", QL[k], NB[k])
+						} else {
+							p("VPSRLW $4, Y%d, Y%d", QL[k], NB[k])
+							p("VPANDD nibbles<>(SB), Y%d, Y%d", NB[k], NB[k])
+						}
+						p("VPORD Y29, Y%d, Y%d", NB[k], NB[k])
+					}
+					e0 := 128*h + 32*j
+					for gi := 0; gi < 2; gi++ {
+						g := e0/16 + gi
+						p("VMOVDQU32 %d(SP), Y24", 32*(g/4))
+						p("VPSLLD $%d, Y24, Y24", 24-8*(g%4))
+						p("VPSRAD $24, Y24, Y24")
+						for r := 0; r < nr; r++ {
+							p("VPBROADCASTD %s, Y%d", act(r, 304+4*g), 25+r)
+						}
+						for k := 4 * gi; k < 4*gi+4; k++ {
+							for r := 0; r < nr; r++ {
+								p("VPDPBUSD.BCST %s, Y%d, Y%d", act(r, e0+4*k), NB[k], 25+r)
+							}
+						}
+						for r := 0; r < nr; r++ {
+							p("VPMULLD Y24, Y%d, Y%d", 25+r, 25+r)
+							p("VPADDD Y%d, Y%d, Y%d", 25+r, 27+r, 27+r)
+						}
+					}
+				}
+			}
+		}
+		for c := 0; c < 8; c++ {
+			p("VPINSRW $%d, %s, X0, X0", c, wcol(c, 208))
+		}
+		p("VCVTPH2PS X0, Y0")
+		for r := 0; r < nr; r++ {
+			p("VMULPS.BCST %d(DX), Y0, Y1", 4*r)
+			p("VCVTDQ2PS Y%d, Y2", 27+r)
+			p("VMULPS Y1, Y2, Y2")
+			p("VADDPS Y2, Y%d, Y%d", 30+r, 30+r)
+		}
+		p("ADDQ $%d, SI", wbytes)
+		p("ADDQ R12, DI")
+		p("ADDQ R13, DX")
+		p("DECQ CX")
+		p("JNZ loop%d", nr)
+		p("MOVQ dst+0(FP), AX")
+		p("MOVQ ldDst+8(FP), BX")
+		p("SHLQ $2, BX")
+		for r := 0; r < nr; r++ {
+			p("VMOVUPS Y%d, (AX)", 30+r)
 			if r < nr-1 {
 				p("ADDQ BX, AX")
 			}
