@@ -96,6 +96,7 @@ func init() {
 			dtype.Q4_K: wrap(q4_KDotAvx2),
 		}}
 	avx2.Attention = avx2.attentionAVX2
+	avx2.MatMul = gemm{3, 3, gemmF32Avx2, gemmF16Avx2}.matMul(avx2)
 	Register(avx2)
 	avx512 := &Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
 		Dot: dotAVX2, Axpy: axpyAVX2,
@@ -107,5 +108,6 @@ func init() {
 			dtype.Q6_K: wrapTile(q6_KTileAvx512, 2),
 		}}
 	avx512.Attention = avx512.attentionAVX2
+	avx512.MatMul = gemm{4, 4, gemmF32Avx512, gemmF16Avx512}.matMul(avx512)
 	Register(avx512)
 }

@@ -208,6 +208,10 @@ func main() {
 	}
 	genTileQ4_K()
 	genTileQ6_K()
+	genGemm("gemmF32Avx2", 3, 3, false, false)
+	genGemm("gemmF16Avx2", 3, 3, true, false)
+	genGemm("gemmF32Avx512", 4, 4, false, true)
+	genGemm("gemmF16Avx512", 4, 4, true, true)
 	constants()
 	os.Stdout.WriteString(out.String())
 }
@@ -702,4 +706,103 @@ func genTileQ6_K() {
 		p("VZEROUPPER")
 		p("RET")
 	}
+}
+
+// ---- Float GEMM micro-kernels (the encoder's F32/F16 weights): an mr x nr
+// tile of dst[i][j] = Σ_k x_i[k]·w_j[k] over k < 8·(k8/8), the x rows (SI,
+// R8 = their stride in bytes, R9 = 3·R8) and the weight rows (DI, R10,
+// R11 = 3·R10) both contiguous in k, one ymm accumulator per output: each
+// loaded weight vector meets mr input rows, each input vector nr weight
+// rows. avx2 takes 3 x 3 (9 accumulators of 16 registers), avx512 4 x 4
+// (accumulators in Y16..Y31).
+func genGemm(name string, mr, nr int, f16, avx512 bool) {
+	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	p("MOVQ x+16(FP), SI")
+	p("MOVQ ldX+24(FP), R8")
+	p("SHLQ $2, R8")
+	p("LEAQ (R8)(R8*2), R9")
+	p("MOVQ w+32(FP), DI")
+	p("MOVQ ldW+40(FP), R10")
+	p("LEAQ (R10)(R10*2), R11")
+	p("MOVQ k8+48(FP), CX")
+	p("SHRQ $3, CX")
+	acc := func(i, j int) int {
+		if avx512 {
+			return 16 + i*nr + j
+		}
+		return i*nr + j
+	}
+	xr := func(i int) int {
+		if avx512 {
+			return i
+		}
+		return 9 + i
+	}
+	wr := func(j int) int {
+		if avx512 {
+			return 4 + j
+		}
+		return 12 + j
+	}
+	xa := func(i int) string { return [...]string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"}[i] }
+	wa := func(j int) string { return [...]string{"(DI)", "(DI)(R10*1)", "(DI)(R10*2)", "(DI)(R11*1)"}[j] }
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			if avx512 {
+				p("VPXORD Y%d, Y%d, Y%d", acc(i, j), acc(i, j), acc(i, j))
+			} else {
+				p("VXORPS Y%d, Y%d, Y%d", acc(i, j), acc(i, j), acc(i, j))
+			}
+		}
+	}
+	p("TESTQ CX, CX")
+	p("JEQ reduce")
+	label("loop")
+	for i := 0; i < mr; i++ {
+		p("VMOVUPS %s, Y%d", xa(i), xr(i))
+	}
+	for j := 0; j < nr; j++ {
+		if f16 {
+			p("VCVTPH2PS %s, Y%d", wa(j), wr(j))
+		} else {
+			p("VMOVUPS %s, Y%d", wa(j), wr(j))
+		}
+		for i := 0; i < mr; i++ {
+			p("VFMADD231PS Y%d, Y%d, Y%d", wr(j), xr(i), acc(i, j))
+		}
+	}
+	p("ADDQ $32, SI")
+	if f16 {
+		p("ADDQ $16, DI")
+	} else {
+		p("ADDQ $32, DI")
+	}
+	p("DECQ CX")
+	p("JNZ loop")
+	label("reduce")
+	p("MOVQ dst+0(FP), AX")
+	p("MOVQ ldDst+8(FP), BX")
+	p("SHLQ $2, BX")
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			a := acc(i, j)
+			if avx512 {
+				p("VMOVAPS Y%d, Y0", a)
+				a = 0
+			}
+			p("VEXTRACTF128 $1, Y%d, X15", a)
+			p("VADDPS X15, X%d, X15", a)
+			p("VMOVHLPS X15, X15, X14")
+			p("VADDPS X14, X15, X15")
+			p("VMOVSHDUP X15, X14")
+			p("VADDSS X14, X15, X15")
+			p("VMOVSS X15, %d(AX)", 4*j)
+		}
+		if i < mr-1 {
+			p("ADDQ BX, AX")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
 }
