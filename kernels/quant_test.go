@@ -259,3 +259,28 @@ func BenchmarkMatMulQ(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatMulFloat measures the exact MatMul on float weights in the
+// encoder's shape (1369 patch rows of 768 against 768 x 768 weights) on one
+// thread, per variant: GFLOPS.
+func BenchmarkMatMulFloat(b *testing.B) {
+	r := rand.New(rand.NewPCG(23, 24))
+	const n, cols, rows = 1369, 768, 768
+	x := randSlice(r, n*cols, 1)
+	dst := make([]float32, n*rows)
+	for _, typ := range []dtype.Type{dtype.F32, dtype.F16} {
+		w := randMatrix(b, r, typ, rows, cols)
+		for _, v := range Variants() {
+			if v.Available != nil && !v.Available() || v.Name == "q8" {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%s", typ, v.Name), func(b *testing.B) {
+				var s Scratch
+				for b.Loop() {
+					v.MatMul(dst, rows, x, cols, n, w, 0, rows, &s)
+				}
+				b.ReportMetric(2*float64(n)*rows*cols/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOPS")
+			})
+		}
+	}
+}
