@@ -298,3 +298,280 @@ DATA expc<>+32(SB)/4, $1.6666665459e-1
 DATA expc<>+36(SB)/4, $5.0000001201e-1
 DATA expc<>+40(SB)/4, $1.0
 GLOBL expc<>(SB), RODATA|NOPTR, $44
+
+// EXP computes Y0 = exp(Y0) for Y0 in [-87.3, 88.3] (clamped), Cephes'
+// expf as in expsAsm; clobbers Y1..Y3.
+#define EXP \
+	VMAXPS expk<>+0(SB), Y0, Y0 \
+	VMINPS expk<>+32(SB), Y0, Y0 \
+	VMULPS expk<>+64(SB), Y0, Y1 \
+	VROUNDPS $0, Y1, Y1 \
+	VFNMADD231PS expk<>+96(SB), Y1, Y0 \
+	VFNMADD231PS expk<>+128(SB), Y1, Y0 \
+	VMOVUPS expk<>+160(SB), Y2 \
+	VFMADD213PS expk<>+192(SB), Y0, Y2 \
+	VFMADD213PS expk<>+224(SB), Y0, Y2 \
+	VFMADD213PS expk<>+256(SB), Y0, Y2 \
+	VFMADD213PS expk<>+288(SB), Y0, Y2 \
+	VFMADD213PS expk<>+320(SB), Y0, Y2 \
+	VMULPS Y0, Y0, Y3 \
+	VFMADD213PS Y0, Y3, Y2 \
+	VADDPS expk<>+352(SB), Y2, Y2 \
+	VCVTPS2DQ Y1, Y1 \
+	VPSLLD $23, Y1, Y1 \
+	VPADDD Y1, Y2, Y0
+
+// func geluAsm(dst, x *float32, n int)
+// dst[i] = 0.5·x·(1 + erf(x/√2)) for i < n (a multiple of 8), erf by
+// Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7).
+TEXT ·geluAsm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JEQ geludone
+geluloop:
+	VMOVUPS (SI), Y4                   // x
+	VANDPS erfk<>+0(SB), Y4, Y5        // |x|
+	VMULPS erfk<>+32(SB), Y5, Y5       // z = |x|/√2
+	VMULPS Y5, Y5, Y0
+	VXORPS erfk<>+64(SB), Y0, Y0       // -z²
+	EXP                                // e = exp(-z²)
+	VMOVUPS erfk<>+96(SB), Y6          // 1
+	VMOVUPS erfk<>+128(SB), Y8
+	VFMADD213PS Y6, Y8, Y5             // 1 + p·z
+	VDIVPS Y5, Y6, Y5                  // t
+	VMOVUPS erfk<>+160(SB), Y7         // a5
+	VFMADD213PS erfk<>+192(SB), Y5, Y7
+	VFMADD213PS erfk<>+224(SB), Y5, Y7
+	VFMADD213PS erfk<>+256(SB), Y5, Y7
+	VFMADD213PS erfk<>+288(SB), Y5, Y7
+	VMULPS Y5, Y7, Y7                  // poly
+	VFNMADD213PS Y6, Y0, Y7            // erf(z) = 1 - poly·e
+	VANDPS erfk<>+64(SB), Y4, Y5       // sign of x
+	VXORPS Y5, Y7, Y7                  // erf(x/√2)
+	VADDPS Y6, Y7, Y7
+	VMULPS Y4, Y7, Y7
+	VMULPS erfk<>+320(SB), Y7, Y7      // 0.5·x·(1+erf)
+	VMOVUPS Y7, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ geluloop
+geludone:
+	VZEROUPPER
+	RET
+
+// func siluMulAsm(dst, gate, up *float32, n int)
+// dst[i] = gate/(1 + exp(-gate))·up for i < n (a multiple of 8).
+TEXT ·siluMulAsm(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), DX
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JEQ siludone
+siluloop:
+	VMOVUPS (SI), Y4
+	VXORPS erfk<>+64(SB), Y4, Y0       // -g
+	EXP
+	VADDPS erfk<>+96(SB), Y0, Y0       // 1 + exp(-g)
+	VDIVPS Y0, Y4, Y4
+	VMULPS (DX), Y4, Y4
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ siluloop
+siludone:
+	VZEROUPPER
+	RET
+
+// Constants of EXP and geluAsm, each broadcast to 8 lanes.
+DATA expk<>+0(SB)/4, $0xc2ae999a
+DATA expk<>+4(SB)/4, $0xc2ae999a
+DATA expk<>+8(SB)/4, $0xc2ae999a
+DATA expk<>+12(SB)/4, $0xc2ae999a
+DATA expk<>+16(SB)/4, $0xc2ae999a
+DATA expk<>+20(SB)/4, $0xc2ae999a
+DATA expk<>+24(SB)/4, $0xc2ae999a
+DATA expk<>+28(SB)/4, $0xc2ae999a
+DATA expk<>+32(SB)/4, $0x42b0999a
+DATA expk<>+36(SB)/4, $0x42b0999a
+DATA expk<>+40(SB)/4, $0x42b0999a
+DATA expk<>+44(SB)/4, $0x42b0999a
+DATA expk<>+48(SB)/4, $0x42b0999a
+DATA expk<>+52(SB)/4, $0x42b0999a
+DATA expk<>+56(SB)/4, $0x42b0999a
+DATA expk<>+60(SB)/4, $0x42b0999a
+DATA expk<>+64(SB)/4, $0x3fb8aa3b
+DATA expk<>+68(SB)/4, $0x3fb8aa3b
+DATA expk<>+72(SB)/4, $0x3fb8aa3b
+DATA expk<>+76(SB)/4, $0x3fb8aa3b
+DATA expk<>+80(SB)/4, $0x3fb8aa3b
+DATA expk<>+84(SB)/4, $0x3fb8aa3b
+DATA expk<>+88(SB)/4, $0x3fb8aa3b
+DATA expk<>+92(SB)/4, $0x3fb8aa3b
+DATA expk<>+96(SB)/4, $0x3f318000
+DATA expk<>+100(SB)/4, $0x3f318000
+DATA expk<>+104(SB)/4, $0x3f318000
+DATA expk<>+108(SB)/4, $0x3f318000
+DATA expk<>+112(SB)/4, $0x3f318000
+DATA expk<>+116(SB)/4, $0x3f318000
+DATA expk<>+120(SB)/4, $0x3f318000
+DATA expk<>+124(SB)/4, $0x3f318000
+DATA expk<>+128(SB)/4, $0xb95e8083
+DATA expk<>+132(SB)/4, $0xb95e8083
+DATA expk<>+136(SB)/4, $0xb95e8083
+DATA expk<>+140(SB)/4, $0xb95e8083
+DATA expk<>+144(SB)/4, $0xb95e8083
+DATA expk<>+148(SB)/4, $0xb95e8083
+DATA expk<>+152(SB)/4, $0xb95e8083
+DATA expk<>+156(SB)/4, $0xb95e8083
+DATA expk<>+160(SB)/4, $0x39506967
+DATA expk<>+164(SB)/4, $0x39506967
+DATA expk<>+168(SB)/4, $0x39506967
+DATA expk<>+172(SB)/4, $0x39506967
+DATA expk<>+176(SB)/4, $0x39506967
+DATA expk<>+180(SB)/4, $0x39506967
+DATA expk<>+184(SB)/4, $0x39506967
+DATA expk<>+188(SB)/4, $0x39506967
+DATA expk<>+192(SB)/4, $0x3ab743ce
+DATA expk<>+196(SB)/4, $0x3ab743ce
+DATA expk<>+200(SB)/4, $0x3ab743ce
+DATA expk<>+204(SB)/4, $0x3ab743ce
+DATA expk<>+208(SB)/4, $0x3ab743ce
+DATA expk<>+212(SB)/4, $0x3ab743ce
+DATA expk<>+216(SB)/4, $0x3ab743ce
+DATA expk<>+220(SB)/4, $0x3ab743ce
+DATA expk<>+224(SB)/4, $0x3c088908
+DATA expk<>+228(SB)/4, $0x3c088908
+DATA expk<>+232(SB)/4, $0x3c088908
+DATA expk<>+236(SB)/4, $0x3c088908
+DATA expk<>+240(SB)/4, $0x3c088908
+DATA expk<>+244(SB)/4, $0x3c088908
+DATA expk<>+248(SB)/4, $0x3c088908
+DATA expk<>+252(SB)/4, $0x3c088908
+DATA expk<>+256(SB)/4, $0x3d2aa9c1
+DATA expk<>+260(SB)/4, $0x3d2aa9c1
+DATA expk<>+264(SB)/4, $0x3d2aa9c1
+DATA expk<>+268(SB)/4, $0x3d2aa9c1
+DATA expk<>+272(SB)/4, $0x3d2aa9c1
+DATA expk<>+276(SB)/4, $0x3d2aa9c1
+DATA expk<>+280(SB)/4, $0x3d2aa9c1
+DATA expk<>+284(SB)/4, $0x3d2aa9c1
+DATA expk<>+288(SB)/4, $0x3e2aaaaa
+DATA expk<>+292(SB)/4, $0x3e2aaaaa
+DATA expk<>+296(SB)/4, $0x3e2aaaaa
+DATA expk<>+300(SB)/4, $0x3e2aaaaa
+DATA expk<>+304(SB)/4, $0x3e2aaaaa
+DATA expk<>+308(SB)/4, $0x3e2aaaaa
+DATA expk<>+312(SB)/4, $0x3e2aaaaa
+DATA expk<>+316(SB)/4, $0x3e2aaaaa
+DATA expk<>+320(SB)/4, $0x3f000000
+DATA expk<>+324(SB)/4, $0x3f000000
+DATA expk<>+328(SB)/4, $0x3f000000
+DATA expk<>+332(SB)/4, $0x3f000000
+DATA expk<>+336(SB)/4, $0x3f000000
+DATA expk<>+340(SB)/4, $0x3f000000
+DATA expk<>+344(SB)/4, $0x3f000000
+DATA expk<>+348(SB)/4, $0x3f000000
+DATA expk<>+352(SB)/4, $0x3f800000
+DATA expk<>+356(SB)/4, $0x3f800000
+DATA expk<>+360(SB)/4, $0x3f800000
+DATA expk<>+364(SB)/4, $0x3f800000
+DATA expk<>+368(SB)/4, $0x3f800000
+DATA expk<>+372(SB)/4, $0x3f800000
+DATA expk<>+376(SB)/4, $0x3f800000
+DATA expk<>+380(SB)/4, $0x3f800000
+GLOBL expk<>(SB), RODATA|NOPTR, $384
+DATA erfk<>+0(SB)/4, $0x7fffffff
+DATA erfk<>+4(SB)/4, $0x7fffffff
+DATA erfk<>+8(SB)/4, $0x7fffffff
+DATA erfk<>+12(SB)/4, $0x7fffffff
+DATA erfk<>+16(SB)/4, $0x7fffffff
+DATA erfk<>+20(SB)/4, $0x7fffffff
+DATA erfk<>+24(SB)/4, $0x7fffffff
+DATA erfk<>+28(SB)/4, $0x7fffffff
+DATA erfk<>+32(SB)/4, $0x3f3504f3
+DATA erfk<>+36(SB)/4, $0x3f3504f3
+DATA erfk<>+40(SB)/4, $0x3f3504f3
+DATA erfk<>+44(SB)/4, $0x3f3504f3
+DATA erfk<>+48(SB)/4, $0x3f3504f3
+DATA erfk<>+52(SB)/4, $0x3f3504f3
+DATA erfk<>+56(SB)/4, $0x3f3504f3
+DATA erfk<>+60(SB)/4, $0x3f3504f3
+DATA erfk<>+64(SB)/4, $0x80000000
+DATA erfk<>+68(SB)/4, $0x80000000
+DATA erfk<>+72(SB)/4, $0x80000000
+DATA erfk<>+76(SB)/4, $0x80000000
+DATA erfk<>+80(SB)/4, $0x80000000
+DATA erfk<>+84(SB)/4, $0x80000000
+DATA erfk<>+88(SB)/4, $0x80000000
+DATA erfk<>+92(SB)/4, $0x80000000
+DATA erfk<>+96(SB)/4, $0x3f800000
+DATA erfk<>+100(SB)/4, $0x3f800000
+DATA erfk<>+104(SB)/4, $0x3f800000
+DATA erfk<>+108(SB)/4, $0x3f800000
+DATA erfk<>+112(SB)/4, $0x3f800000
+DATA erfk<>+116(SB)/4, $0x3f800000
+DATA erfk<>+120(SB)/4, $0x3f800000
+DATA erfk<>+124(SB)/4, $0x3f800000
+DATA erfk<>+128(SB)/4, $0x3ea7ba05
+DATA erfk<>+132(SB)/4, $0x3ea7ba05
+DATA erfk<>+136(SB)/4, $0x3ea7ba05
+DATA erfk<>+140(SB)/4, $0x3ea7ba05
+DATA erfk<>+144(SB)/4, $0x3ea7ba05
+DATA erfk<>+148(SB)/4, $0x3ea7ba05
+DATA erfk<>+152(SB)/4, $0x3ea7ba05
+DATA erfk<>+156(SB)/4, $0x3ea7ba05
+DATA erfk<>+160(SB)/4, $0x3f87dc22
+DATA erfk<>+164(SB)/4, $0x3f87dc22
+DATA erfk<>+168(SB)/4, $0x3f87dc22
+DATA erfk<>+172(SB)/4, $0x3f87dc22
+DATA erfk<>+176(SB)/4, $0x3f87dc22
+DATA erfk<>+180(SB)/4, $0x3f87dc22
+DATA erfk<>+184(SB)/4, $0x3f87dc22
+DATA erfk<>+188(SB)/4, $0x3f87dc22
+DATA erfk<>+192(SB)/4, $0xbfba00e3
+DATA erfk<>+196(SB)/4, $0xbfba00e3
+DATA erfk<>+200(SB)/4, $0xbfba00e3
+DATA erfk<>+204(SB)/4, $0xbfba00e3
+DATA erfk<>+208(SB)/4, $0xbfba00e3
+DATA erfk<>+212(SB)/4, $0xbfba00e3
+DATA erfk<>+216(SB)/4, $0xbfba00e3
+DATA erfk<>+220(SB)/4, $0xbfba00e3
+DATA erfk<>+224(SB)/4, $0x3fb5f0e3
+DATA erfk<>+228(SB)/4, $0x3fb5f0e3
+DATA erfk<>+232(SB)/4, $0x3fb5f0e3
+DATA erfk<>+236(SB)/4, $0x3fb5f0e3
+DATA erfk<>+240(SB)/4, $0x3fb5f0e3
+DATA erfk<>+244(SB)/4, $0x3fb5f0e3
+DATA erfk<>+248(SB)/4, $0x3fb5f0e3
+DATA erfk<>+252(SB)/4, $0x3fb5f0e3
+DATA erfk<>+256(SB)/4, $0xbe91a98e
+DATA erfk<>+260(SB)/4, $0xbe91a98e
+DATA erfk<>+264(SB)/4, $0xbe91a98e
+DATA erfk<>+268(SB)/4, $0xbe91a98e
+DATA erfk<>+272(SB)/4, $0xbe91a98e
+DATA erfk<>+276(SB)/4, $0xbe91a98e
+DATA erfk<>+280(SB)/4, $0xbe91a98e
+DATA erfk<>+284(SB)/4, $0xbe91a98e
+DATA erfk<>+288(SB)/4, $0x3e827906
+DATA erfk<>+292(SB)/4, $0x3e827906
+DATA erfk<>+296(SB)/4, $0x3e827906
+DATA erfk<>+300(SB)/4, $0x3e827906
+DATA erfk<>+304(SB)/4, $0x3e827906
+DATA erfk<>+308(SB)/4, $0x3e827906
+DATA erfk<>+312(SB)/4, $0x3e827906
+DATA erfk<>+316(SB)/4, $0x3e827906
+DATA erfk<>+320(SB)/4, $0x3f000000
+DATA erfk<>+324(SB)/4, $0x3f000000
+DATA erfk<>+328(SB)/4, $0x3f000000
+DATA erfk<>+332(SB)/4, $0x3f000000
+DATA erfk<>+336(SB)/4, $0x3f000000
+DATA erfk<>+340(SB)/4, $0x3f000000
+DATA erfk<>+344(SB)/4, $0x3f000000
+DATA erfk<>+348(SB)/4, $0x3f000000
+GLOBL erfk<>(SB), RODATA|NOPTR, $352
