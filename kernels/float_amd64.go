@@ -4,6 +4,7 @@ package kernels
 
 import (
 	"math"
+	"unsafe"
 
 	"maira/quant/dtype"
 )
@@ -41,76 +42,99 @@ func axpysAsm(acc *float32, p *float32, v *float32, ldv, n, hd int)
 //go:noescape
 func expsAsm(x *float32, n int, m float32) float32
 
-// attentionAVX2 is generic's blocked attention with its three inner loops
-// in assembly: the scores of a block of keys, exp(score - max) with their
-// sum (a polynomial exp, within 2 ulp), and the weighted sum of the value
-// rows with the accumulator held in registers. Heads whose size is not a
+// attention is generic's blocked attention with its inner loops in
+// assembly: the scores of a tile of query rows against a block of keys by
+// the float GEMM micro-kernel (g), exp(score - max) with its sum by a
+// polynomial exp (within 2 ulp), and the weighted sum of the value rows
+// with the accumulator held in registers. Heads whose size is not a
 // multiple of 8 take generic's loops.
-func (v *Variant) attentionAVX2(a *Attn, s *Scratch) {
-	hd := a.HeadDim
-	if hd%8 != 0 {
-		v.attention(a, s)
-		return
-	}
-	buf := s.Floats(attnQueries*(hd+2) + attnKeys)
-	acc := buf[:attnQueries*hd]
-	mx := buf[attnQueries*hd : attnQueries*hd+attnQueries]
-	sum := buf[attnQueries*hd+attnQueries : attnQueries*(hd+2)]
-	sc := buf[attnQueries*(hd+2):]
-	for r0 := 0; r0 < a.Rows; r0 += attnQueries {
-		r1 := min(r0+attnQueries, a.Rows)
-		clear(acc)
-		for i := range mx {
-			mx[i] = float32(math.Inf(-1))
-			sum[i] = 0
+func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
+	return func(a *Attn, s *Scratch) {
+		hd := a.HeadDim
+		if hd%8 != 0 {
+			v.attention(a, s)
+			return
 		}
-		keys := a.Keys
-		if a.Causal {
-			keys = a.Pos0 + r1
-		}
-		for k0 := 0; k0 < keys; k0 += attnKeys {
-			k1 := min(k0+attnKeys, keys)
-			for r := r0; r < r1; r++ {
-				end := k1
-				if a.Causal {
-					end = min(k1, a.Pos0+r+1)
-				}
-				if end <= k0 {
-					continue
-				}
-				n := end - k0
-				t := r - r0
-				dotsAsm(&sc[0], &a.Q[r*a.LdQ], &a.K[k0*a.LdKV], a.LdKV, n, hd, a.Scale)
-				m := mx[t]
-				for _, x := range sc[:n] {
-					m = max(m, x)
-				}
-				ar := acc[t*hd : (t+1)*hd]
-				if m > mx[t] {
-					corr := float32(math.Exp(float64(mx[t] - m)))
-					sum[t] *= corr
-					for i := range ar {
-						ar[i] *= corr
-					}
-					mx[t] = m
-				}
-				n8 := n &^ 7
-				if n8 > 0 {
-					sum[t] += expsAsm(&sc[0], n8, m)
-				}
-				for j := n8; j < n; j++ {
-					sc[j] = float32(math.Exp(float64(sc[j] - m)))
-					sum[t] += sc[j]
-				}
-				axpysAsm(&ar[0], &sc[0], &a.V[k0*a.LdKV], a.LdKV, n, hd)
+		buf := s.Floats(attnQueries*(hd+2) + attnQueries*attnKeys)
+		acc := buf[:attnQueries*hd]
+		mx := buf[attnQueries*hd : attnQueries*hd+attnQueries]
+		sum := buf[attnQueries*hd+attnQueries : attnQueries*(hd+2)]
+		S := buf[attnQueries*(hd+2):]
+		ldK := 4 * a.LdKV
+		for r0 := 0; r0 < a.Rows; r0 += attnQueries {
+			r1 := min(r0+attnQueries, a.Rows)
+			clear(acc)
+			for i := range mx {
+				mx[i] = float32(math.Inf(-1))
+				sum[i] = 0
 			}
-		}
-		for r := r0; r < r1; r++ {
-			t := r - r0
-			inv := 1 / sum[t]
-			out := a.Out[r*a.LdOut : r*a.LdOut+hd]
-			for i, x := range acc[t*hd : (t+1)*hd] {
-				out[i] = x * inv
+			keys := a.Keys
+			if a.Causal {
+				keys = a.Pos0 + r1
+			}
+			rowsT := r0 + (r1-r0)/g.mr*g.mr
+			for k0 := 0; k0 < keys; k0 += attnKeys {
+				k1 := min(k0+attnKeys, keys)
+				keysT := k0 + (k1-k0)/g.nr*g.nr
+				// Raw scores of the tile: S[t·attnKeys + j-k0].
+				for r := r0; r < rowsT; r += g.mr {
+					for j := k0; j < keysT; j += g.nr {
+						g.f32(&S[(r-r0)*attnKeys+j-k0], attnKeys, &a.Q[r*a.LdQ], a.LdQ,
+							(*byte)(unsafe.Pointer(&a.K[j*a.LdKV])), ldK, hd)
+					}
+					if keysT < k1 {
+						for i := r; i < r+g.mr; i++ {
+							dotsAsm(&S[(i-r0)*attnKeys+keysT-k0], &a.Q[i*a.LdQ], &a.K[keysT*a.LdKV], a.LdKV, k1-keysT, hd, 1)
+						}
+					}
+				}
+				for r := rowsT; r < r1; r++ {
+					dotsAsm(&S[(r-r0)*attnKeys], &a.Q[r*a.LdQ], &a.K[k0*a.LdKV], a.LdKV, k1-k0, hd, 1)
+				}
+				for r := r0; r < r1; r++ {
+					end := k1
+					if a.Causal {
+						end = min(k1, a.Pos0+r+1)
+					}
+					if end <= k0 {
+						continue
+					}
+					n := end - k0
+					t := r - r0
+					sc := S[t*attnKeys : t*attnKeys+n]
+					m := mx[t]
+					for j, x := range sc {
+						x *= a.Scale
+						sc[j] = x
+						m = max(m, x)
+					}
+					ar := acc[t*hd : (t+1)*hd]
+					if m > mx[t] {
+						corr := float32(math.Exp(float64(mx[t] - m)))
+						sum[t] *= corr
+						for i := range ar {
+							ar[i] *= corr
+						}
+						mx[t] = m
+					}
+					n8 := n &^ 7
+					if n8 > 0 {
+						sum[t] += expsAsm(&sc[0], n8, m)
+					}
+					for j := n8; j < n; j++ {
+						sc[j] = float32(math.Exp(float64(sc[j] - m)))
+						sum[t] += sc[j]
+					}
+					axpysAsm(&ar[0], &sc[0], &a.V[k0*a.LdKV], a.LdKV, n, hd)
+				}
+			}
+			for r := r0; r < r1; r++ {
+				t := r - r0
+				inv := 1 / sum[t]
+				out := a.Out[r*a.LdOut : r*a.LdOut+hd]
+				for i, x := range acc[t*hd : (t+1)*hd] {
+					out[i] = x * inv
+				}
 			}
 		}
 	}

@@ -95,8 +95,8 @@ func init() {
 			dtype.Q8_0: wrapTile(q8_0TileAvx2, 4),
 			dtype.Q4_K: wrap(q4_KDotAvx2),
 		}}
-	avx2.Attention = avx2.attentionAVX2
-	avx2.MatMul = gemm{3, 3, gemmF32Avx2, gemmF16Avx2}.matMul(avx2)
+	g2 := gemm{3, 3, gemmF32Avx2, gemmF16Avx2}
+	avx2.MatMul, avx2.Attention = g2.matMul(avx2), g2.attention(avx2)
 	Register(avx2)
 	avx512 := &Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
 		Dot: dotAVX2, Axpy: axpyAVX2, GELU: geluAVX2, SiLUMul: siluMulAVX2,
@@ -107,7 +107,7 @@ func init() {
 			dtype.Q4_K: wrapTile(q4_KTileAvx512, 4),
 			dtype.Q6_K: wrapTile(q6_KTileAvx512, 2),
 		}}
-	avx512.Attention = avx512.attentionAVX2
-	avx512.MatMul = gemm{4, 4, gemmF32Avx512, gemmF16Avx512}.matMul(avx512)
+	g5 := gemm{4, 4, gemmF32Avx512, gemmF16Avx512}
+	avx512.MatMul, avx512.Attention = g5.matMul(avx512), g5.attention(avx512)
 	Register(avx512)
 }
