@@ -253,3 +253,19 @@ func siluMulAVX2(dst, gate, up []float32) {
 	}
 	siluMul(dst[n8:], gate[n8:], up[n8:])
 }
+
+//go:noescape
+func quantQ8Asm(q *byte, qstride int, d *float32, dstride int, x *float32, nb int)
+
+// quantizeRowsAVX2 is quantizeRows with the ActQ8 blocks in assembly
+// (bit-identical); ActQ8K takes the Go code.
+func quantizeRowsAVX2(a *Activations, x []float32, ldX, r0, r1 int) {
+	if a.Type != ActQ8 || a.Blocks == 0 {
+		quantizeRows(a, x, ldX, r0, r1)
+		return
+	}
+	for r := r0; r < r1; r++ {
+		_ = x[r*ldX+a.Cols-1]
+		quantQ8Asm(&a.Q[r*q8Stride], a.Rows*q8Stride, &a.D[r], 4*a.Rows, &x[r*ldX], a.Blocks)
+	}
+}

@@ -575,3 +575,91 @@ DATA erfk<>+340(SB)/4, $0x3f000000
 DATA erfk<>+344(SB)/4, $0x3f000000
 DATA erfk<>+348(SB)/4, $0x3f000000
 GLOBL erfk<>(SB), RODATA|NOPTR, $352
+
+// func quantQ8Asm(q *byte, qstride int, d *float32, dstride int, x *float32, nb int)
+// The ActQ8 blocks of one row (kernels.quantizeQ8, bit for bit): per 32
+// values d = max|x|/127, q = round-to-even(x·(1/d)) (0 when d is 0), and
+// -8·Σq; block b goes to q + b·qstride and d + b·dstride.
+TEXT ·quantQ8Asm(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), DI
+	MOVQ qstride+8(FP), R8
+	MOVQ d+16(FP), DX
+	MOVQ dstride+24(FP), R9
+	MOVQ x+32(FP), SI
+	MOVQ nb+40(FP), CX
+	VMOVUPS q8perm<>(SB), Y15
+	TESTQ CX, CX
+	JEQ qdone
+qloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VANDPS erfk<>+0(SB), Y0, Y4
+	VANDPS erfk<>+0(SB), Y1, Y5
+	VANDPS erfk<>+0(SB), Y2, Y6
+	VANDPS erfk<>+0(SB), Y3, Y7
+	VMAXPS Y5, Y4, Y4
+	VMAXPS Y7, Y6, Y6
+	VMAXPS Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS X5, X4, X4
+	VMOVHLPS X4, X4, X5
+	VMAXPS X5, X4, X4
+	VMOVSHDUP X4, X5
+	VMAXSS X5, X4, X4               // amax
+	VDIVSS q8k<>+0(SB), X4, X4      // d = amax/127
+	VMOVSS X4, (DX)
+	VMOVSS q8k<>+4(SB), X5
+	VDIVSS X4, X5, X5               // 1/d
+	VXORPS X6, X6, X6
+	VCMPSS $4, X6, X4, X6           // d != 0
+	VANDPS X6, X5, X5
+	VBROADCASTSS X5, Y5
+	VMULPS Y5, Y0, Y0
+	VMULPS Y5, Y1, Y1
+	VMULPS Y5, Y2, Y2
+	VMULPS Y5, Y3, Y3
+	VCVTPS2DQ Y0, Y0
+	VCVTPS2DQ Y1, Y1
+	VCVTPS2DQ Y2, Y2
+	VCVTPS2DQ Y3, Y3
+	VPADDD Y1, Y0, Y4
+	VPADDD Y3, Y2, Y5
+	VPADDD Y5, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD X5, X4, X4
+	VPSHUFD $0x4e, X4, X5
+	VPADDD X5, X4, X4
+	VPSHUFD $0xb1, X4, X5
+	VPADDD X5, X4, X4
+	VPSLLD $3, X4, X4
+	VPXOR X5, X5, X5
+	VPSUBD X4, X5, X4               // -8·Σq
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VPERMD Y0, Y15, Y0
+	VMOVDQU Y0, (DI)
+	VMOVD X4, 32(DI)
+	ADDQ $128, SI
+	ADDQ R8, DI
+	ADDQ R9, DX
+	DECQ CX
+	JNZ qloop
+qdone:
+	VZEROUPPER
+	RET
+
+DATA q8k<>+0(SB)/4, $127.0
+DATA q8k<>+4(SB)/4, $1.0
+GLOBL q8k<>(SB), RODATA|NOPTR, $8
+DATA q8perm<>+0(SB)/4, $0
+DATA q8perm<>+4(SB)/4, $4
+DATA q8perm<>+8(SB)/4, $1
+DATA q8perm<>+12(SB)/4, $5
+DATA q8perm<>+16(SB)/4, $2
+DATA q8perm<>+20(SB)/4, $6
+DATA q8perm<>+24(SB)/4, $3
+DATA q8perm<>+28(SB)/4, $7
+GLOBL q8perm<>(SB), RODATA|NOPTR, $32
