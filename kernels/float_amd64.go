@@ -230,9 +230,6 @@ func (g gemm) matMul(v *Variant) func(dst []float32, ldDst int, x []float32, ldX
 //go:noescape
 func geluAsm(dst, x *float32, n int)
 
-//go:noescape
-func siluMulAsm(dst, gate, up *float32, n int)
-
 // geluAVX2 is GELU with a polynomial erf (within 1.5e-7) and exp, 8 values
 // at a time; the last len%8 take generic's.
 func geluAVX2(dst, x []float32) {
@@ -242,16 +239,6 @@ func geluAVX2(dst, x []float32) {
 		geluAsm(&dst[0], &x[0], n8)
 	}
 	gelu(dst[n8:], x[n8:])
-}
-
-// siluMulAVX2 is SiLUMul with a polynomial exp, 8 values at a time.
-func siluMulAVX2(dst, gate, up []float32) {
-	n8 := len(gate) &^ 7
-	dst, up = dst[:len(gate)], up[:len(gate)]
-	if n8 > 0 {
-		siluMulAsm(&dst[0], &gate[0], &up[0], n8)
-	}
-	siluMul(dst[n8:], gate[n8:], up[n8:])
 }
 
 //go:noescape

@@ -362,31 +362,6 @@ geludone:
 	VZEROUPPER
 	RET
 
-// func siluMulAsm(dst, gate, up *float32, n int)
-// dst[i] = gate/(1 + exp(-gate))·up for i < n (a multiple of 8).
-TEXT ·siluMulAsm(SB), NOSPLIT, $0-32
-	MOVQ dst+0(FP), DI
-	MOVQ gate+8(FP), SI
-	MOVQ up+16(FP), DX
-	MOVQ n+24(FP), CX
-	TESTQ CX, CX
-	JEQ siludone
-siluloop:
-	VMOVUPS (SI), Y4
-	VXORPS erfk<>+64(SB), Y4, Y0       // -g
-	EXP
-	VADDPS erfk<>+96(SB), Y0, Y0       // 1 + exp(-g)
-	VDIVPS Y0, Y4, Y4
-	VMULPS (DX), Y4, Y4
-	VMOVUPS Y4, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DX
-	ADDQ $32, DI
-	SUBQ $8, CX
-	JNZ siluloop
-siludone:
-	VZEROUPPER
-	RET
 
 // Constants of EXP and geluAsm, each broadcast to 8 lanes.
 DATA expk<>+0(SB)/4, $0xc2ae999a
