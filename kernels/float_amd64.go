@@ -5,8 +5,6 @@ package kernels
 import (
 	"math"
 	"unsafe"
-
-	"maira/quant/dtype"
 )
 
 // dotAVX2 is Dot with 4 ymm FMA accumulators (32 values a step).
@@ -151,81 +149,6 @@ func gemmF32Avx512(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k
 
 //go:noescape
 func gemmF16Avx512(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
-
-type gemmKernel func(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
-
-// gemm is a float MatMul for F32 and F16 weights from an mr x nr
-// micro-kernel: input rows in blocks that stay in L2 (gemmRows, a
-// multiple of mr), each weight tile of nr rows meeting every tile of mr
-// rows in the block. Values past the last multiple of 8, and the rows and
-// columns the tiles leave over, take generic's loops. Other types, and
-// inputs of fewer than mr rows (decode), take generic's matMul.
-type gemm struct {
-	mr, nr   int
-	f32, f16 gemmKernel
-}
-
-func (g gemm) matMul(v *Variant) func(dst []float32, ldDst int, x []float32, ldX, n int, w *Matrix, o0, o1 int, s *Scratch) {
-	return func(dst []float32, ldDst int, x []float32, ldX, n int, w *Matrix, o0, o1 int, s *Scratch) {
-		k := g.f32
-		if w.Type == dtype.F16 {
-			k = g.f16
-		} else if w.Type != dtype.F32 {
-			k = nil
-		}
-		if k == nil || n < g.mr || o1-o0 < g.nr || w.Cols < 8 {
-			v.matMul(dst, ldDst, x, ldX, n, w, o0, o1, s)
-			return
-		}
-		cols := w.Cols
-		k8 := cols &^ 7
-		rowsT := n / g.mr * g.mr
-		oT := o0 + (o1-o0)/g.nr*g.nr
-		block := 64 / g.mr * g.mr
-		var tail []float32
-		if k8 < cols {
-			tail = s.Floats(g.nr * (cols - k8))
-		}
-		for rb := 0; rb < rowsT; rb += block {
-			re := min(rb+block, rowsT)
-			for o := o0; o < oT; o += g.nr {
-				wp := &w.Data[o*w.RowBytes]
-				for r := rb; r < re; r += g.mr {
-					k(&dst[r*ldDst+o], ldDst, &x[r*ldX], ldX, wp, w.RowBytes, k8)
-				}
-				if tail == nil {
-					continue
-				}
-				// The last cols-k8 values of the nr weight rows.
-				t := cols - k8
-				for j := 0; j < g.nr; j++ {
-					row := w.Data[(o+j)*w.RowBytes : (o+j+1)*w.RowBytes]
-					if w.Type == dtype.F16 {
-						dtype.F16.Traits().ToFloat(tail[j*t:(j+1)*t], row[2*k8:])
-					} else {
-						dtype.F32.Traits().ToFloat(tail[j*t:(j+1)*t], row[4*k8:])
-					}
-				}
-				for r := rb; r < re; r++ {
-					xr := x[r*ldX+k8 : r*ldX+cols]
-					for j := 0; j < g.nr; j++ {
-						var sum float32
-						for i, xv := range xr {
-							sum += xv * tail[j*t+i]
-						}
-						dst[r*ldDst+o+j] += sum
-					}
-				}
-			}
-		}
-		if oT < o1 {
-			v.matMul(dst, ldDst, x, ldX, rowsT, w, oT, o1, s)
-		}
-		if rowsT < n {
-			v.matMul(dst[rowsT*ldDst:], ldDst, x[rowsT*ldX:], ldX, n-rowsT, w, o0, o1, s)
-		}
-	}
-}
 
 //go:noescape
 func geluAsm(dst, x *float32, n int)

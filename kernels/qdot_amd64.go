@@ -40,47 +40,6 @@ func q4_0TileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstri
 //go:noescape
 func q8_0TileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 
-type asmDot func(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
-
-// wrap adapts a row-at-a-time assembly kernel (ActQ8K): ldq and ldd are
-// the activation's block strides.
-func wrap(f asmDot) qtile {
-	return rowTiles(func(out *[4]float32, w []byte, a *Activations, r0, nr int) {
-		f(out, &w[0], a.Blocks, &a.Q[r0*a.Stride], &a.D[r0], a.Rows*a.Stride, 4*a.Rows, nr)
-	})
-}
-
-type asmTile func(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
-
-// wrapTile adapts a column kernel, which always computes 8 weight rows
-// against up to maxRows activation rows: a tail of fewer weight rows is
-// copied into scratch padded with zero rows (scale 0) and its outputs
-// taken from a scratch tile.
-func wrapTile(f asmTile, maxRows int) qtile {
-	var tile qtile
-	tile = func(dst []float32, ldDst int, w []byte, rb, nc int, a *Activations, r0, nr int, s *Scratch) {
-		for nr > maxRows {
-			tile(dst, ldDst, w, rb, nc, a, r0, maxRows, s)
-			r0, nr = r0+maxRows, nr-maxRows
-		}
-		q, d := &a.Q[r0*a.Stride], &a.D[r0]
-		if nc == tileCols {
-			_ = dst[(r0+nr-1)*ldDst+tileCols-1]
-			f(&dst[r0*ldDst], ldDst, &w[0], rb, a.Blocks, q, a.Rows*a.Stride, d, 4*a.Rows, nr)
-			return
-		}
-		buf := s.Bytes(tileCols * rb)
-		copy(buf, w[:nc*rb])
-		clear(buf[nc*rb:])
-		out := s.Floats(tileCols * nr)
-		f(&out[0], tileCols, &buf[0], rb, a.Blocks, q, a.Rows*a.Stride, d, 4*a.Rows, nr)
-		for i := 0; i < nr; i++ {
-			copy(dst[(r0+i)*ldDst:(r0+i)*ldDst+nc], out[i*tileCols:])
-		}
-	}
-	return tile
-}
-
 func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
 
 func hasAVX512VNNI() bool {
