@@ -145,6 +145,18 @@ func gemmF32Avx2(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 
 func gemmF16Avx2(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
 
 //go:noescape
+func gemvF32x3Avx2(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
+
+//go:noescape
+func gemvF16x3Avx2(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
+
+//go:noescape
+func gemvF32x4Avx2(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
+
+//go:noescape
+func gemvF16x4Avx2(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
+
+//go:noescape
 func gemmF32Avx512(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
 
 //go:noescape

@@ -5,33 +5,45 @@ import "maira/quant/dtype"
 type gemmKernel func(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)
 
 // gemm is a float MatMul for F32 and F16 weights from an mr x nr
-// micro-kernel: input rows in blocks that stay in L2 (gemmRows, a
+// micro-kernel: input rows in blocks that stay in L2 (64 rounded down to a
 // multiple of mr), each weight tile of nr rows meeting every tile of mr
-// rows in the block. Values past the last multiple of 8, and the rows and
-// columns the tiles leave over, take generic's loops. Other types, and
-// inputs of fewer than mr rows (decode), take generic's matMul.
+// rows in the block; the rows left over, and inputs of fewer than mr rows
+// (decode), take the 1 x nr kernel. Values past the last multiple of 8 take
+// a Go loop, the weight rows left over (fewer than nr) generic's matMul, as
+// do other weight types.
 type gemm struct {
 	mr, nr   int
 	f32, f16 gemmKernel
+	// gemv32 and gemv16 are 1 x nr kernels for the rows the tiles of mr
+	// leave over, and for inputs of fewer than mr rows (decode).
+	gemv32, gemv16 gemmKernel
 }
 
 func (g gemm) matMul(v *Variant) func(dst []float32, ldDst int, x []float32, ldX, n int, w *Matrix, o0, o1 int, s *Scratch) {
-	return func(dst []float32, ldDst int, x []float32, ldX, n int, w *Matrix, o0, o1 int, s *Scratch) {
-		k := g.f32
+	var f func(dst []float32, ldDst int, x []float32, ldX, n int, w *Matrix, o0, o1 int, s *Scratch)
+	f = func(dst []float32, ldDst int, x []float32, ldX, n int, w *Matrix, o0, o1 int, s *Scratch) {
+		k, kv := g.f32, g.gemv32
 		if w.Type == dtype.F16 {
-			k = g.f16
+			k, kv = g.f16, g.gemv16
 		} else if w.Type != dtype.F32 {
 			k = nil
 		}
-		if k == nil || n < g.mr || o1-o0 < g.nr || w.Cols < 8 {
+		if k == nil || o1-o0 < g.nr || w.Cols < 8 {
 			v.matMul(dst, ldDst, x, ldX, n, w, o0, o1, s)
 			return
 		}
 		cols := w.Cols
 		k8 := cols &^ 7
 		rowsT := n / g.mr * g.mr
+		if n < g.mr {
+			k, rowsT = kv, n // one row at a time
+		}
 		oT := o0 + (o1-o0)/g.nr*g.nr
-		block := 64 / g.mr * g.mr
+		mr := g.mr
+		if n < g.mr {
+			mr = 1
+		}
+		block := 64 / mr * mr
 		var tail []float32
 		if k8 < cols {
 			tail = s.Floats(g.nr * (cols - k8))
@@ -40,7 +52,7 @@ func (g gemm) matMul(v *Variant) func(dst []float32, ldDst int, x []float32, ldX
 			re := min(rb+block, rowsT)
 			for o := o0; o < oT; o += g.nr {
 				wp := &w.Data[o*w.RowBytes]
-				for r := rb; r < re; r += g.mr {
+				for r := rb; r < re; r += mr {
 					k(&dst[r*ldDst+o], ldDst, &x[r*ldX], ldX, wp, w.RowBytes, k8)
 				}
 				if tail == nil {
@@ -72,7 +84,8 @@ func (g gemm) matMul(v *Variant) func(dst []float32, ldDst int, x []float32, ldX
 			v.matMul(dst, ldDst, x, ldX, rowsT, w, oT, o1, s)
 		}
 		if rowsT < n {
-			v.matMul(dst[rowsT*ldDst:], ldDst, x[rowsT*ldX:], ldX, n-rowsT, w, o0, o1, s)
+			f(dst[rowsT*ldDst:], ldDst, x[rowsT*ldX:], ldX, n-rowsT, w, o0, o1, s)
 		}
 	}
+	return f
 }

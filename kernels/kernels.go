@@ -1,15 +1,20 @@
 // Package kernels holds the compute kernels of the CPU backend: dot
-// products, the dequantizing matrix multiply, norms, RoPE, GELU, SiLU and
-// blocked attention. Every kernel works on plain float32 slices and one
-// thread; runtime's CPU backend splits the work across its workers and calls
-// these on the pieces.
+// products, the matrix multiplies (exact on float32 inputs, or integer on
+// inputs quantized to 8 bits), norms, RoPE, GELU, SiLU and blocked
+// attention. Every kernel works on plain slices and one thread; runtime's
+// CPU backend splits the work across its workers and calls these on the
+// pieces.
 //
 // Kernels come in variants (klauspost/compress pattern): "generic" is the
-// portable Go reference every other variant is held to, and architecture
-// variants ("avx2", "avx512", "neon", in later files beside generic.go,
-// chosen by build tags and CPU feature checks) replace the kernels they speed
-// up and inherit the rest. Select picks the best available variant at
-// start-up; MAIRA_KERNELS=name forces one.
+// portable Go reference every other variant is held to, and computes every
+// weight type exactly (decode to float32, float dot products). "q8" runs the
+// quantized path in portable Go: the twin the assembly is tested against,
+// bit for bit. "avx2" and "avx512" (qdot_amd64.s, written by _generate, and
+// float_amd64.s; chosen by CPU feature checks, removed by the noasm build
+// tag) replace the kernels they speed up and inherit the rest. Select picks
+// the best available variant at start-up; MAIRA_KERNELS=name forces one.
+// See README.md in this folder for the layouts, the numerics and how an
+// arm64 variant slots in.
 package kernels
 
 import (

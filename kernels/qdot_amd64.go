@@ -54,7 +54,7 @@ func init() {
 			dtype.Q8_0: wrapTile(q8_0TileAvx2, 4),
 			dtype.Q4_K: wrap(q4_KDotAvx2),
 		}}
-	g2 := gemm{3, 3, gemmF32Avx2, gemmF16Avx2}
+	g2 := gemm{3, 3, gemmF32Avx2, gemmF16Avx2, gemvF32x3Avx2, gemvF16x3Avx2}
 	avx2.MatMul, avx2.Attention = g2.matMul(avx2), g2.attention(avx2)
 	Register(avx2)
 	avx512 := &Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
@@ -66,7 +66,7 @@ func init() {
 			dtype.Q4_K: wrapTile(q4_KTileAvx512, 4),
 			dtype.Q6_K: wrapTile(q6_KTileAvx512, 2),
 		}}
-	g5 := gemm{4, 4, gemmF32Avx512, gemmF16Avx512}
+	g5 := gemm{4, 4, gemmF32Avx512, gemmF16Avx512, gemvF32x4Avx2, gemvF16x4Avx2}
 	avx512.MatMul, avx512.Attention = g5.matMul(avx512), g5.attention(avx512)
 	Register(avx512)
 }

@@ -212,6 +212,10 @@ func main() {
 	genGemm("gemmF16Avx2", 3, 3, true, false)
 	genGemm("gemmF32Avx512", 4, 4, false, true)
 	genGemm("gemmF16Avx512", 4, 4, true, true)
+	genGemm("gemvF32x3Avx2", 1, 3, false, false)
+	genGemm("gemvF16x3Avx2", 1, 3, true, false)
+	genGemm("gemvF32x4Avx2", 1, 4, false, false)
+	genGemm("gemvF16x4Avx2", 1, 4, true, false)
 	constants()
 	os.Stdout.WriteString(out.String())
 }
@@ -785,19 +789,37 @@ func genGemm(name string, mr, nr int, f16, avx512 bool) {
 	p("MOVQ ldDst+8(FP), BX")
 	p("SHLQ $2, BX")
 	for i := 0; i < mr; i++ {
-		for j := 0; j < nr; j++ {
-			a := acc(i, j)
+		if nr == 4 {
+			// The 4 sums of a row at once: three VHADDPS (VEX only, so
+			// avx512's accumulators move to Y0..Y3 first), then the halves.
+			a := [4]int{acc(i, 0), acc(i, 1), acc(i, 2), acc(i, 3)}
 			if avx512 {
-				p("VMOVAPS Y%d, Y0", a)
-				a = 0
+				for j := range a {
+					p("VMOVAPS Y%d, Y%d", a[j], j)
+					a[j] = j
+				}
 			}
-			p("VEXTRACTF128 $1, Y%d, X15", a)
-			p("VADDPS X15, X%d, X15", a)
-			p("VMOVHLPS X15, X15, X14")
-			p("VADDPS X14, X15, X15")
-			p("VMOVSHDUP X15, X14")
-			p("VADDSS X14, X15, X15")
-			p("VMOVSS X15, %d(AX)", 4*j)
+			p("VHADDPS Y%d, Y%d, Y13", a[1], a[0])
+			p("VHADDPS Y%d, Y%d, Y14", a[3], a[2])
+			p("VHADDPS Y14, Y13, Y13")
+			p("VEXTRACTF128 $1, Y13, X14")
+			p("VADDPS X14, X13, X13")
+			p("VMOVUPS X13, (AX)")
+		} else {
+			for j := 0; j < nr; j++ {
+				a := acc(i, j)
+				if avx512 {
+					p("VMOVAPS Y%d, Y0", a)
+					a = 0
+				}
+				p("VEXTRACTF128 $1, Y%d, X15", a)
+				p("VADDPS X15, X%d, X15", a)
+				p("VMOVHLPS X15, X15, X14")
+				p("VADDPS X14, X15, X15")
+				p("VMOVSHDUP X15, X14")
+				p("VADDSS X14, X15, X15")
+				p("VMOVSS X15, %d(AX)", 4*j)
+			}
 		}
 		if i < mr-1 {
 			p("ADDQ BX, AX")
