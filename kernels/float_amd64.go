@@ -40,6 +40,9 @@ func axpysAsm(acc *float32, p *float32, v *float32, ldv, n, hd int)
 //go:noescape
 func expsAsm(x *float32, n int, m float32) float32
 
+//go:noescape
+func scaleMaxAsm(x *float32, n int, scale float32) float32
+
 // attention is generic's blocked attention with its inner loops in
 // assembly: the scores of a tile of query rows against a block of keys by
 // the float GEMM micro-kernel (g), exp(score - max) with its sum by a
@@ -101,10 +104,15 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 					t := r - r0
 					sc := S[t*attnKeys : t*attnKeys+n]
 					m := mx[t]
-					for j, x := range sc {
-						x *= a.Scale
-						sc[j] = x
-						m = max(m, x)
+					n8 := n &^ 7
+					if n8 > 0 {
+						m = max(m, scaleMaxAsm(&sc[0], n8, a.Scale))
+					}
+					for j := n8; j < n; j++ {
+						sc[j] *= a.Scale
+						if sc[j] > m {
+							m = sc[j]
+						}
 					}
 					ar := acc[t*hd : (t+1)*hd]
 					if m > mx[t] {
@@ -115,7 +123,6 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 						}
 						mx[t] = m
 					}
-					n8 := n &^ 7
 					if n8 > 0 {
 						sum[t] += expsAsm(&sc[0], n8, m)
 					}

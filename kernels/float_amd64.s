@@ -638,3 +638,30 @@ DATA q8perm<>+20(SB)/4, $6
 DATA q8perm<>+24(SB)/4, $3
 DATA q8perm<>+28(SB)/4, $7
 GLOBL q8perm<>(SB), RODATA|NOPTR, $32
+
+// func scaleMaxAsm(x *float32, n int, scale float32) float32
+// x[i] *= scale for i < n (a multiple of 8), returning the largest.
+TEXT ·scaleMaxAsm(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Y1
+	VBROADCASTSS smk<>+0(SB), Y0 // -Inf
+smloop:
+	VMULPS (SI), Y1, Y2
+	VMOVUPS Y2, (SI)
+	VMAXPS Y2, Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ smloop
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VMAXSS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+DATA smk<>+0(SB)/4, $0xff800000
+GLOBL smk<>(SB), RODATA|NOPTR, $4
