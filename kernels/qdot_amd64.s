@@ -688,7 +688,9 @@ TEXT ·q4_0TileAvx2(SB), NOSPLIT, $0-80
 	MOVQ d+56(FP), DX
 	MOVQ dstride+64(FP), R13
 	MOVQ nr+72(FP), AX
-	LEAQ (SI)(R8*8), BX
+	MOVQ R8, BX
+	SHLQ $3, BX
+	ADDQ SI, BX
 	CMPQ AX, $1
 	JEQ rows1
 	CMPQ AX, $2
@@ -1328,7 +1330,9 @@ TEXT ·q8_0TileAvx2(SB), NOSPLIT, $0-80
 	MOVQ d+56(FP), DX
 	MOVQ dstride+64(FP), R13
 	MOVQ nr+72(FP), AX
-	LEAQ (SI)(R8*8), BX
+	MOVQ R8, BX
+	SHLQ $3, BX
+	ADDQ SI, BX
 	CMPQ AX, $1
 	JEQ rows1
 	CMPQ AX, $2
@@ -2142,7 +2146,9 @@ TEXT ·q4_0TileAvx512(SB), NOSPLIT, $0-80
 	MOVQ d+56(FP), DX
 	MOVQ dstride+64(FP), R13
 	MOVQ nr+72(FP), AX
-	LEAQ (SI)(R8*8), BX
+	MOVQ R8, BX
+	SHLQ $3, BX
+	ADDQ SI, BX
 	CMPQ AX, $1
 	JEQ rows1
 	CMPQ AX, $2
@@ -3164,7 +3170,9 @@ TEXT ·q8_0TileAvx512(SB), NOSPLIT, $0-80
 	MOVQ d+56(FP), DX
 	MOVQ dstride+64(FP), R13
 	MOVQ nr+72(FP), AX
-	LEAQ (SI)(R8*8), BX
+	MOVQ R8, BX
+	SHLQ $3, BX
+	ADDQ SI, BX
 	CMPQ AX, $1
 	JEQ rows1
 	CMPQ AX, $2
