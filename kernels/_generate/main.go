@@ -288,6 +288,12 @@ func genTile(typ, isa string) {
 	p("MOVQ R8, BX")
 	p("SHLQ $%d, BX", prefetchTiles)
 	p("ADDQ SI, BX")
+	if isa == "avx512" {
+		// Y0 = the 8 rows' byte offsets (0, rb, ..., 7rb) for VPGATHERDD.
+		p("VMOVD R8, X0")
+		p("VPBROADCASTD X0, Y0")
+		p("VPMULLD rowidx<>(SB), Y0, Y0")
+	}
 	for nr := 1; nr < maxRows; nr++ {
 		p("CMPQ AX, $%d", nr)
 		p("JEQ rows%d", nr)
@@ -309,9 +315,16 @@ func genTile(typ, isa string) {
 			p("PREFETCHT0 %d(BX)", off)
 		}
 		p("ADDQ $%d, BX", 8*wbytes)
-		// The 8 rows' fp16 scales.
-		for c := 0; c < 8; c++ {
-			p("VPINSRW $%d, %s, X7, X7", c, wcol(c, 0))
+		// The 8 rows' fp16 scales: one gather of the dwords at the
+		// blocks' starts (avx512, which has Y0 free), or 8 word inserts.
+		if isa == "avx512" {
+			p("VPCMPEQD Y1, Y1, Y1")
+			p("VPGATHERDD Y1, (SI)(Y0*1), Y2")
+			p("VPMOVDW Y2, X7")
+		} else {
+			for c := 0; c < 8; c++ {
+				p("VPINSRW $%d, %s, X7, X7", c, wcol(c, 0))
+			}
 		}
 		p("VCVTPH2PS X7, Y7")
 		var V [8]int
@@ -426,6 +439,10 @@ func constants() {
 		}
 		return c{n, q[0], q[1]}
 	}
+	for i := 0; i < 8; i++ {
+		fmt.Fprintf(&out, "DATA rowidx<>+%d(SB)/4, $%d\n", 4*i, i)
+	}
+	fmt.Fprintf(&out, "GLOBL rowidx<>(SB), RODATA|NOPTR, $32\n")
 	for _, c := range []c{
 		rep("nibbles", 0x0f0f0f0f0f0f0f0f), rep("signs", 0x8080808080808080), rep("ones", 0x0001000100010001),
 		rep("k3f", 0x3f3f3f3f3f3f3f3f), rep("k03", 0x0303030303030303),
