@@ -350,21 +350,34 @@ func dotQ6_KGo(out *[4]float32, w []byte, a *Activations, r0, nr int) {
 	}
 }
 
+// qRowBlockBytes is how many bytes of quantized input rows one pass over a
+// worker's weight rows keeps in L2 (Zen 4 and most current cores have 1 MB
+// or more per core; half of it leaves room for the weight tiles).
+const qRowBlockBytes = 512 << 10
+
 // matMulQ is MatMul on quantized input: output columns [o0, o1) of dst
 // for every row of a, in tiles of 8 weight rows by v.tileRows input rows.
 // A tile's weight rows (8 x 2.3 KB for a Q4_0 row of 4096) stay in L1
 // while every group of input rows passes by, so at prefill each weight
 // block is unpacked once per group, and at decode (one row) each weight
-// row is streamed once.
+// row is streamed once. The input rows are taken in blocks of about
+// qRowBlockBytes, so that they come from L2, not L3, for every tile after
+// the first; the weights are then read once per block of rows (a 512-row
+// prefill chunk of 4096-wide rows reads them 5 times, each time from
+// memory: about 5% of the arithmetic's time at 40 GB/s).
 func (v *Variant) matMulQ(dst []float32, ldDst int, a *Activations, w *Matrix, o0, o1 int, s *Scratch) {
 	tile := v.qdots[w.Type]
 	rows := max(1, v.tileRows)
+	block := max(rows, qRowBlockBytes/max(1, a.RowBytes)/rows*rows)
 	rb := w.RowBytes
-	for o := o0; o < o1; o += tileCols {
-		nc := min(tileCols, o1-o)
-		wt := w.Data[o*rb : (o+nc)*rb]
-		for r := 0; r < a.Rows; r += rows {
-			tile(dst[o:], ldDst, wt, rb, nc, a, r, min(rows, a.Rows-r), s)
+	for r0 := 0; r0 < a.Rows; r0 += block {
+		r1 := min(r0+block, a.Rows)
+		for o := o0; o < o1; o += tileCols {
+			nc := min(tileCols, o1-o)
+			wt := w.Data[o*rb : (o+nc)*rb]
+			for r := r0; r < r1; r += rows {
+				tile(dst[o:], ldDst, wt, rb, nc, a, r, min(rows, r1-r), s)
+			}
 		}
 	}
 }
