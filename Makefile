@@ -53,13 +53,15 @@ demo: build
 	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image $(DEMO)/chest.png --max-tokens 40 --json > $(DEMO)/report.json
 	@echo "demo: done; the report document is $(DEMO)/report.json (schema: docs/report.md)"
 
-# Benchmarks: the Go benchmarks of the quantizers and readers, then the
+# Benchmarks: the Go benchmarks of the quantizers, readers and kernels, the
 # whole-checkpoint conversion benchmark (scripts/bench-quant.sh: a 14 GB
-# vicuna7b-shape checkpoint; needs ~40 GB of free disk). Results go in
+# vicuna7b-shape checkpoint; needs ~40 GB of free disk), and the engine beside
+# llama.cpp and PyTorch (scripts/bench-engine.sh). Results go in
 # BENCHMARKS.md.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./quant/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./quant/... ./kernels/...
 	scripts/bench-quant.sh
+	scripts/bench-engine.sh
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
