@@ -19,8 +19,9 @@ import (
 //
 // Every weight type runs a column tile of 8 weight rows (two halves of 4,
 // one vector lane per row) against up to 8 (dotprod Q4_0/Q8_0), 4 or 2
-// input rows at once. The rest (float GEMM, attention, GELU, activation
-// quantization) is generic's, on these Dot and Axpy.
+// input rows at once. ActQ8 activations are quantized in assembly too
+// (ActQ8K in Go). The rest (float GEMM, attention, GELU) is generic's, on
+// these Dot and Axpy.
 
 //go:noescape
 func q4_0TileNeon(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
@@ -46,12 +47,28 @@ func q4_KTileDot(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride 
 //go:noescape
 func q6_KTileDot(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 
+//go:noescape
+func quantQ8Neon(q *byte, qstride int, d *float32, dstride int, x *float32, nb int)
+
+// quantizeRowsNEON is quantizeRows with the ActQ8 blocks in assembly
+// (bit-identical); ActQ8K takes the Go code.
+func quantizeRowsNEON(a *Activations, x []float32, ldX, r0, r1 int) {
+	if a.Type != ActQ8 || a.Blocks == 0 {
+		quantizeRows(a, x, ldX, r0, r1)
+		return
+	}
+	for r := r0; r < r1; r++ {
+		_ = x[r*ldX+a.Cols-1]
+		quantQ8Neon(&a.Q[r*q8Stride], a.Rows*q8Stride, &a.D[r], 4*a.Rows, &x[r*ldX], a.Blocks)
+	}
+}
+
 func hasNEON() bool    { return cpu.ARM64.HasASIMD }
 func hasDotprod() bool { return cpu.ARM64.HasASIMD && cpu.ARM64.HasASIMDDP }
 
 func init() {
 	Register(&Variant{Name: "neon", Priority: 10, Available: hasNEON,
-		Dot: dotNEON, Axpy: axpyNEON,
+		Dot: dotNEON, Axpy: axpyNEON, Quantize: quantizeRowsNEON,
 		tileRows: 4,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileNeon, 4),
@@ -60,7 +77,7 @@ func init() {
 			dtype.Q6_K: wrapTile(q6_KTileNeon, 2),
 		}})
 	Register(&Variant{Name: "dotprod", Priority: 20, Available: hasDotprod,
-		Dot: dotNEON, Axpy: axpyNEON,
+		Dot: dotNEON, Axpy: axpyNEON, Quantize: quantizeRowsNEON,
 		tileRows: 8,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileDot, 8),

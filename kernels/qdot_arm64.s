@@ -10969,3 +10969,80 @@ loop4:
 	SUBS $1, R22, R22
 	BNE half4
 	RET
+
+// func quantQ8Neon(q *byte, qstride int, d *float32, dstride int, x *float32, nb int)
+TEXT ·quantQ8Neon(SB), NOSPLIT, $0-48
+	MOVD q+0(FP), R0
+	MOVD qstride+8(FP), R1
+	MOVD d+16(FP), R2
+	MOVD dstride+24(FP), R3
+	MOVD x+32(FP), R4
+	MOVD nb+40(FP), R5
+	FMOVS $(127.0), F30
+	FMOVS $(1.0), F29
+loop:
+	VLD1.P 64(R4), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R4), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea0f808 // fabs v8.4s, v0.4s
+	WORD $0x4ea0f829 // fabs v9.4s, v1.4s
+	WORD $0x4ea0f84a // fabs v10.4s, v2.4s
+	WORD $0x4ea0f86b // fabs v11.4s, v3.4s
+	WORD $0x4ea0f88c // fabs v12.4s, v4.4s
+	WORD $0x4ea0f8ad // fabs v13.4s, v5.4s
+	WORD $0x4ea0f8ce // fabs v14.4s, v6.4s
+	WORD $0x4ea0f8ef // fabs v15.4s, v7.4s
+	WORD $0x4e29f508 // fmax v8.4s, v8.4s, v9.4s
+	WORD $0x4e2bf54a // fmax v10.4s, v10.4s, v11.4s
+	WORD $0x4e2df58c // fmax v12.4s, v12.4s, v13.4s
+	WORD $0x4e2ff5ce // fmax v14.4s, v14.4s, v15.4s
+	WORD $0x4e2af508 // fmax v8.4s, v8.4s, v10.4s
+	WORD $0x4e2ef58c // fmax v12.4s, v12.4s, v14.4s
+	WORD $0x4e2cf508 // fmax v8.4s, v8.4s, v12.4s
+	WORD $0x6e30f908 // fmaxv s8, v8.4s
+	FDIVS F30, F8, F9
+	FMOVS F9, (R2)
+	ADD R3, R2, R2
+	VEOR V10.B16, V10.B16, V10.B16
+	FCMPS $(0.0), F9
+	BEQ scale
+	FDIVS F9, F29, F10
+scale:
+	WORD $0x4f8a9000 // fmul v0.4s, v0.4s, v10.s[0]
+	WORD $0x4e21a800 // fcvtns v0.4s, v0.4s
+	WORD $0x4f8a9021 // fmul v1.4s, v1.4s, v10.s[0]
+	WORD $0x4e21a821 // fcvtns v1.4s, v1.4s
+	WORD $0x4f8a9042 // fmul v2.4s, v2.4s, v10.s[0]
+	WORD $0x4e21a842 // fcvtns v2.4s, v2.4s
+	WORD $0x4f8a9063 // fmul v3.4s, v3.4s, v10.s[0]
+	WORD $0x4e21a863 // fcvtns v3.4s, v3.4s
+	WORD $0x4f8a9084 // fmul v4.4s, v4.4s, v10.s[0]
+	WORD $0x4e21a884 // fcvtns v4.4s, v4.4s
+	WORD $0x4f8a90a5 // fmul v5.4s, v5.4s, v10.s[0]
+	WORD $0x4e21a8a5 // fcvtns v5.4s, v5.4s
+	WORD $0x4f8a90c6 // fmul v6.4s, v6.4s, v10.s[0]
+	WORD $0x4e21a8c6 // fcvtns v6.4s, v6.4s
+	WORD $0x4f8a90e7 // fmul v7.4s, v7.4s, v10.s[0]
+	WORD $0x4e21a8e7 // fcvtns v7.4s, v7.4s
+	VADD V1.S4, V0.S4, V8.S4
+	VADD V3.S4, V2.S4, V9.S4
+	VADD V5.S4, V4.S4, V10.S4
+	VADD V7.S4, V6.S4, V11.S4
+	VADD V9.S4, V8.S4, V8.S4
+	VADD V11.S4, V10.S4, V10.S4
+	VADD V10.S4, V8.S4, V8.S4
+	VADDV V8.S4, V8
+	VUZP1 V1.H8, V0.H8, V16.H8
+	VUZP1 V3.H8, V2.H8, V17.H8
+	VUZP1 V5.H8, V4.H8, V18.H8
+	VUZP1 V7.H8, V6.H8, V19.H8
+	VUZP1 V17.B16, V16.B16, V20.B16
+	VUZP1 V19.B16, V18.B16, V21.B16
+	VST1 [V20.B16, V21.B16], (R0)
+	FMOVS F8, R6
+	NEG R6, R6
+	LSL $3, R6, R6
+	MOVW R6, 32(R0)
+	ADD R1, R0, R0
+	SUBS $1, R5, R5
+	BNE loop
+	RET

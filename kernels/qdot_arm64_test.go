@@ -110,6 +110,40 @@ func TestArm64TilesExtremes(t *testing.T) {
 	}
 }
 
+// TestArm64QuantizeMatchesTwin holds the ActQ8 quantization to the Go
+// twin: rows ldX apart, a sub-range of rows, an all-zero block, and a
+// block whose scaled values are exact halves (ties to even).
+func TestArm64QuantizeMatchesTwin(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, name := range []string{"neon", "dotprod"} {
+		v := registry[name]
+		if v == nil || !v.Available() {
+			continue
+		}
+		for _, blocks := range []int{1, 2, 5} {
+			const n, ld = 7, 5*32 + 3
+			cols := blocks * 32
+			x := randSlice(r, n*ld, 4)
+			clear(x[ld : ld+32])
+			for i := 0; i < 32; i++ { // d = 1: values k + 1/2
+				x[2*ld+i] = float32(i%8) - 3.5
+			}
+			x[2*ld+31] = 127
+			var a, b Activations
+			a.Reset(ActQ8, n, cols)
+			b.Reset(ActQ8, n, cols)
+			for i := range a.Q {
+				a.Q[i], b.Q[i] = 0xa5, 0xa5
+			}
+			v.Quantize(&a, x, ld, 1, n)
+			quantizeRows(&b, x, ld, 1, n)
+			if !bytesEqual(a.Q, b.Q) || !floatsEqual(a.D, b.D) {
+				t.Fatalf("%s blocks %d: quantized rows differ from the twin's", name, blocks)
+			}
+		}
+	}
+}
+
 // TestArm64DotAxpyTails checks Dot and Axpy around the 16-value steps.
 func TestArm64DotAxpyTails(t *testing.T) {
 	g := Generic()

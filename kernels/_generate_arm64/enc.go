@@ -125,3 +125,11 @@ func ld4Lane(t, i, n int, post bool) {
 	word(base|uint32(i>>1)<<30|uint32(i&1)<<12|rdnm(t, n, 0), "ld4 {v%d.s, v%d.s, v%d.s, v%d.s}[%d], [x%d]%s",
 		t, (t+1)%32, (t+2)%32, (t+3)%32, i, n, suffix)
 }
+
+// fabs, fmax, fmaxv, fcvtns: ActQ8 quantization's absolute values,
+// maximum, and conversion to int32 rounding to nearest with ties to even
+// (ggml's nearest_int on |x| < 2²²).
+func fabs(d, n int)    { word(0x4ea0f800|rdnm(d, n, 0), "fabs v%d.4s, v%d.4s", d, n) }
+func fmax(d, n, m int) { word(0x4e20f400|rdnm(d, n, m), "fmax v%d.4s, v%d.4s, v%d.4s", d, n, m) }
+func fmaxv(d, n int)   { word(0x6e30f800|rdnm(d, n, 0), "fmaxv s%d, v%d.4s", d, n) }
+func fcvtns(d, n int)  { word(0x4e21a800|rdnm(d, n, 0), "fcvtns v%d.4s, v%d.4s", d, n) }
