@@ -1,3 +1,8 @@
+//go:build amd64 && !noasm
+
+// The float GEMM driver is portable Go; only amd64 has micro-kernels for it
+// today (an arm64 NEON F32/F16 kernel would register through it the same way).
+
 package kernels
 
 import "maira/quant/dtype"

@@ -70,3 +70,15 @@ func init() {
 	avx512.MatMul, avx512.Attention = g5.matMul(avx512), g5.attention(avx512)
 	Register(avx512)
 }
+
+// asmDot is a row-at-a-time kernel: one weight row against nr activation
+// rows (block-major; ldq and ldd are the strides to the next block).
+type asmDot func(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
+
+// wrap adapts a row-at-a-time assembly kernel (ActQ8K): ldq and ldd are
+// the activation's block strides.
+func wrap(f asmDot) qtile {
+	return rowTiles(func(out *[4]float32, w []byte, a *Activations, r0, nr int) {
+		f(out, &w[0], a.Blocks, &a.Q[r0*a.Stride], &a.D[r0], a.Rows*a.Stride, 4*a.Rows, nr)
+	})
+}

@@ -1,21 +1,11 @@
+//go:build (amd64 || arm64) && !noasm
+
 package kernels
 
 // Adapters from assembly kernels to the qtile signature, shared by every
 // architecture's variants (amd64 today; arm64's NEON kernels slot in the
 // same way: a qdot_arm64.s with the same argument lists, registered from a
 // qdot_arm64.go through these).
-
-// asmDot is a row-at-a-time kernel: one weight row against nr activation
-// rows (block-major; ldq and ldd are the strides to the next block).
-type asmDot func(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
-
-// wrap adapts a row-at-a-time assembly kernel (ActQ8K): ldq and ldd are
-// the activation's block strides.
-func wrap(f asmDot) qtile {
-	return rowTiles(func(out *[4]float32, w []byte, a *Activations, r0, nr int) {
-		f(out, &w[0], a.Blocks, &a.Q[r0*a.Stride], &a.D[r0], a.Rows*a.Stride, 4*a.Rows, nr)
-	})
-}
 
 // asmTile is a column kernel: 8 weight rows (rb bytes apart) against nr
 // activation rows, written to dst (rows ldDst apart).
