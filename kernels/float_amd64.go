@@ -56,12 +56,13 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 			v.attention(a, s)
 			return
 		}
-		buf := s.Floats(attnQueries*(hd+2) + attnQueries*attnKeys)
+		buf := s.Floats(attnQueries*(hd+2) + attnQueries*attnKeys + kvScratch(a))
 		acc := buf[:attnQueries*hd]
 		mx := buf[attnQueries*hd : attnQueries*hd+attnQueries]
 		sum := buf[attnQueries*hd+attnQueries : attnQueries*(hd+2)]
-		S := buf[attnQueries*(hd+2):]
-		ldK := 4 * a.LdKV
+		S := buf[attnQueries*(hd+2) : attnQueries*(hd+2)+attnQueries*attnKeys]
+		kb := buf[attnQueries*(hd+2)+attnQueries*attnKeys:]
+		kb, vb := kb[:len(kb)/2], kb[len(kb)/2:]
 		for r0 := 0; r0 < a.Rows; r0 += attnQueries {
 			r1 := min(r0+attnQueries, a.Rows)
 			clear(acc)
@@ -77,20 +78,34 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 			for k0 := 0; k0 < keys; k0 += attnKeys {
 				k1 := min(k0+attnKeys, keys)
 				keysT := k0 + (k1-k0)/g.nr*g.nr
+				// Keys j at K[(j-k0)·ld], values alike. F16 ones are
+				// decoded into kb and vb once for a whole tile of rows;
+				// fewer rows than the micro-kernel's (decode) read them
+				// in place (fused).
+				fused := a.K16 != nil && rowsT == r0
+				var K, V []float32
+				var ld int
+				if !fused {
+					K, V, ld = v.kvBlock(a, k0, k1, kb, vb)
+				}
 				// Raw scores of the tile: S[t·attnKeys + j-k0].
 				for r := r0; r < rowsT; r += g.mr {
 					for j := k0; j < keysT; j += g.nr {
 						g.f32(&S[(r-r0)*attnKeys+j-k0], attnKeys, &a.Q[r*a.LdQ], a.LdQ,
-							(*byte)(unsafe.Pointer(&a.K[j*a.LdKV])), ldK, hd)
+							(*byte)(unsafe.Pointer(&K[(j-k0)*ld])), 4*ld, hd)
 					}
 					if keysT < k1 {
 						for i := r; i < r+g.mr; i++ {
-							dotsAsm(&S[(i-r0)*attnKeys+keysT-k0], &a.Q[i*a.LdQ], &a.K[keysT*a.LdKV], a.LdKV, k1-keysT, hd, 1)
+							dotsAsm(&S[(i-r0)*attnKeys+keysT-k0], &a.Q[i*a.LdQ], &K[(keysT-k0)*ld], ld, k1-keysT, hd, 1)
 						}
 					}
 				}
 				for r := rowsT; r < r1; r++ {
-					dotsAsm(&S[(r-r0)*attnKeys], &a.Q[r*a.LdQ], &a.K[k0*a.LdKV], a.LdKV, k1-k0, hd, 1)
+					if fused {
+						dotsF16Asm(&S[(r-r0)*attnKeys], &a.Q[r*a.LdQ], &a.K16[k0*a.LdKV], a.LdKV, k1-k0, hd, 1)
+					} else {
+						dotsAsm(&S[(r-r0)*attnKeys], &a.Q[r*a.LdQ], &K[0], ld, k1-k0, hd, 1)
+					}
 				}
 				for r := r0; r < r1; r++ {
 					end := k1
@@ -130,7 +145,11 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 						sc[j] = float32(math.Exp(float64(sc[j] - m)))
 						sum[t] += sc[j]
 					}
-					axpysAsm(&ar[0], &sc[0], &a.V[k0*a.LdKV], a.LdKV, n, hd)
+					if fused {
+						axpysF16Asm(&ar[0], &sc[0], &a.V16[k0*a.LdKV], a.LdKV, n, hd)
+					} else {
+						axpysAsm(&ar[0], &sc[0], &V[0], ld, n, hd)
+					}
 				}
 			}
 			for r := r0; r < r1; r++ {
@@ -144,6 +163,37 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 		}
 	}
 }
+
+// halfToFloatF16C is HalfToFloat by VCVTPH2PS, 8 values a step.
+func halfToFloatF16C(dst []float32, src []uint16) {
+	n := min(len(dst), len(src))
+	if n8 := n &^ 7; n8 > 0 {
+		halfToFloatAsm(&dst[0], &src[0], n8)
+	}
+	halfToFloat(dst[n&^7:n], src[n&^7:n])
+}
+
+// floatToHalfF16C is FloatToHalf by VCVTPS2PH (round to nearest even).
+func floatToHalfF16C(dst []uint16, src []float32) {
+	n := len(src)
+	dst = dst[:n]
+	if n8 := n &^ 7; n8 > 0 {
+		floatToHalfAsm(&dst[0], &src[0], n8)
+	}
+	floatToHalf(dst[n&^7:], src[n&^7:])
+}
+
+//go:noescape
+func dotsF16Asm(out *float32, q *float32, k *uint16, ldk, n, hd int, scale float32)
+
+//go:noescape
+func axpysF16Asm(acc *float32, p *float32, v *uint16, ldv, n, hd int)
+
+//go:noescape
+func halfToFloatAsm(dst *float32, src *uint16, n int)
+
+//go:noescape
+func floatToHalfAsm(dst *uint16, src *float32, n int)
 
 //go:noescape
 func gemmF32Avx2(dst *float32, ldDst int, x *float32, ldX int, w *byte, ldW, k8 int)

@@ -665,3 +665,192 @@ smloop:
 
 DATA smk<>+0(SB)/4, $0xff800000
 GLOBL smk<>(SB), RODATA|NOPTR, $4
+
+// func halfToFloatAsm(dst *float32, src *uint16, n int)
+// n (a multiple of 8) binary16 values to float32: VCVTPH2PS is exact.
+TEXT ·halfToFloatAsm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	CMPQ CX, $32
+	JB   h2f8
+h2f32:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	VCVTPH2PS 32(SI), Y2
+	VCVTPH2PS 48(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $64, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JAE  h2f32
+	TESTQ CX, CX
+	JZ   h2fdone
+h2f8:
+	VCVTPH2PS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  h2f8
+h2fdone:
+	VZEROUPPER
+	RET
+
+// func floatToHalfAsm(dst *uint16, src *float32, n int)
+// n (a multiple of 8) float32 values to binary16, rounding to nearest
+// even (immediate 0), as dtype.FP32ToFP16 on every non-NaN value.
+TEXT ·floatToHalfAsm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+f2h8:
+	VMOVUPS (SI), Y0
+	VCVTPS2PH $0, Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DI
+	SUBQ $8, CX
+	JNZ  f2h8
+	VZEROUPPER
+	RET
+
+// func dotsF16Asm(out *float32, q *float32, k *uint16, ldk, n, hd int, scale float32)
+// dotsAsm on binary16 keys (ldk in values), each decoded by VCVTPH2PS
+// as it is loaded: the same sums as dotsAsm on the decoded keys.
+TEXT ·dotsF16Asm(SB), NOSPLIT, $0-52
+	MOVQ out+0(FP), AX
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DI
+	MOVQ ldk+24(FP), R8
+	SHLQ $1, R8
+	MOVQ n+32(FP), CX
+	MOVQ hd+40(FP), R9
+	VMOVSS scale+48(FP), X6
+	TESTQ CX, CX
+	JEQ hdotsdone
+hdotskey:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ R10, R10
+	MOVQ R9, R11
+hdots16:
+	CMPQ R11, $16
+	JLT hdots8
+	VCVTPH2PS (DI)(R10*2), Y4
+	VCVTPH2PS 16(DI)(R10*2), Y5
+	VMOVUPS (SI)(R10*4), Y2
+	VMOVUPS 32(SI)(R10*4), Y3
+	VFMADD231PS Y4, Y2, Y0
+	VFMADD231PS Y5, Y3, Y1
+	ADDQ $16, R10
+	SUBQ $16, R11
+	JMP hdots16
+hdots8:
+	TESTQ R11, R11
+	JEQ hdotsreduce
+	VCVTPH2PS (DI)(R10*2), Y4
+	VMOVUPS (SI)(R10*4), Y2
+	VFMADD231PS Y4, Y2, Y0
+hdotsreduce:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMULSS X6, X0, X0
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	ADDQ R8, DI
+	DECQ CX
+	JNZ hdotskey
+hdotsdone:
+	VZEROUPPER
+	RET
+
+// func axpysF16Asm(acc *float32, p *float32, v *uint16, ldv, n, hd int)
+// axpysAsm on binary16 values (ldv in values), decoded as they are loaded.
+TEXT ·axpysF16Asm(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), DI
+	MOVQ p+8(FP), DX
+	MOVQ v+16(FP), SI
+	MOVQ ldv+24(FP), R8
+	SHLQ $1, R8
+	MOVQ n+32(FP), R9
+	MOVQ hd+40(FP), R10
+	TESTQ R9, R9
+	JEQ haxdone
+hax64:
+	CMPQ R10, $64
+	JLT hax8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	MOVQ SI, R11
+	XORQ CX, CX
+hax64key:
+	VBROADCASTSS (DX)(CX*4), Y8
+	VCVTPH2PS (R11), Y9
+	VCVTPH2PS 16(R11), Y10
+	VCVTPH2PS 32(R11), Y11
+	VCVTPH2PS 48(R11), Y12
+	VFMADD231PS Y9, Y8, Y0
+	VFMADD231PS Y10, Y8, Y1
+	VFMADD231PS Y11, Y8, Y2
+	VFMADD231PS Y12, Y8, Y3
+	VCVTPH2PS 64(R11), Y13
+	VCVTPH2PS 80(R11), Y14
+	VCVTPH2PS 96(R11), Y15
+	VCVTPH2PS 112(R11), Y9
+	VFMADD231PS Y13, Y8, Y4
+	VFMADD231PS Y14, Y8, Y5
+	VFMADD231PS Y15, Y8, Y6
+	VFMADD231PS Y9, Y8, Y7
+	ADDQ R8, R11
+	INCQ CX
+	CMPQ CX, R9
+	JLT hax64key
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ $256, DI
+	ADDQ $128, SI
+	SUBQ $64, R10
+	JMP hax64
+hax8:
+	TESTQ R10, R10
+	JEQ haxdone
+	VMOVUPS (DI), Y0
+	MOVQ SI, R11
+	XORQ CX, CX
+hax8key:
+	VBROADCASTSS (DX)(CX*4), Y8
+	VCVTPH2PS (R11), Y9
+	VFMADD231PS Y9, Y8, Y0
+	ADDQ R8, R11
+	INCQ CX
+	CMPQ CX, R9
+	JLT hax8key
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $16, SI
+	SUBQ $8, R10
+	JMP hax8
+haxdone:
+	VZEROUPPER
+	RET

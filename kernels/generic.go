@@ -2,6 +2,8 @@ package kernels
 
 import (
 	"math"
+
+	"maira/quant/dtype"
 )
 
 // The generic variant: portable Go, the reference every other variant is
@@ -12,7 +14,8 @@ import (
 // registers a variant that inherits from it.
 var generic = func() *Variant {
 	g := &Variant{Name: "generic", Dot: dot, Axpy: axpy, Gather: gather,
-		LayerNorm: layerNorm, RMSNorm: rmsNorm, GELU: gelu, SiLUMul: siluMul, RoPE: rope}
+		LayerNorm: layerNorm, RMSNorm: rmsNorm, GELU: gelu, SiLUMul: siluMul, RoPE: rope,
+		HalfToFloat: halfToFloat, FloatToHalf: floatToHalf}
 	g.MatMul = g.matMul
 	g.Attention = g.attention
 	return g
@@ -172,13 +175,59 @@ const (
 	attnKeys    = 64
 )
 
+func halfToFloat(dst []float32, src []uint16) {
+	n := min(len(dst), len(src))
+	for i, h := range src[:n] {
+		dst[i] = dtype.FP16ToFP32(h)
+	}
+}
+
+func floatToHalf(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, f := range src {
+		dst[i] = dtype.FP32ToFP16(f)
+	}
+}
+
+// kvBlock returns keys and values [k0, k1) of a as float32 rows ld apart,
+// key j at (j-k0)·ld: a.K and a.V themselves, or a.K16 and a.V16 decoded
+// into kb and vb (attnKeys·HeadDim values each).
+func (v *Variant) kvBlock(a *Attn, k0, k1 int, kb, vb []float32) (K, V []float32, ld int) {
+	if a.K16 == nil {
+		return a.K[k0*a.LdKV:], a.V[k0*a.LdKV:], a.LdKV
+	}
+	hd := a.HeadDim
+	if a.LdKV == hd { // one head's keys stored together: one run
+		n := (k1 - k0) * hd
+		v.HalfToFloat(kb[:n], a.K16[k0*hd:])
+		v.HalfToFloat(vb[:n], a.V16[k0*hd:])
+		return kb, vb, hd
+	}
+	for j := k0; j < k1; j++ {
+		v.HalfToFloat(kb[(j-k0)*hd:(j-k0+1)*hd], a.K16[j*a.LdKV:])
+		v.HalfToFloat(vb[(j-k0)*hd:(j-k0+1)*hd], a.V16[j*a.LdKV:])
+	}
+	return kb, vb, hd
+}
+
+// kvScratch is the room kvBlock needs for a decoded block of keys and
+// values (none for float32 ones).
+func kvScratch(a *Attn) int {
+	if a.K16 == nil {
+		return 0
+	}
+	return 2 * attnKeys * a.HeadDim
+}
+
 func (v *Variant) attention(a *Attn, s *Scratch) {
 	hd := a.HeadDim
-	buf := s.Floats(attnQueries*(hd+2) + attnKeys)
+	buf := s.Floats(attnQueries*(hd+2) + attnKeys + kvScratch(a))
 	acc := buf[:attnQueries*hd]
 	mx := buf[attnQueries*hd : attnQueries*hd+attnQueries]
 	sum := buf[attnQueries*hd+attnQueries : attnQueries*(hd+2)]
-	sc := buf[attnQueries*(hd+2):]
+	sc := buf[attnQueries*(hd+2) : attnQueries*(hd+2)+attnKeys]
+	kb := buf[attnQueries*(hd+2)+attnKeys:]
+	kb, vb := kb[:len(kb)/2], kb[len(kb)/2:]
 	for r0 := 0; r0 < a.Rows; r0 += attnQueries {
 		r1 := min(r0+attnQueries, a.Rows)
 		for i := range acc {
@@ -194,6 +243,7 @@ func (v *Variant) attention(a *Attn, s *Scratch) {
 		}
 		for k0 := 0; k0 < keys; k0 += attnKeys {
 			k1 := min(k0+attnKeys, keys)
+			K, V, ld := v.kvBlock(a, k0, k1, kb, vb)
 			for r := r0; r < r1; r++ {
 				end := k1
 				if a.Causal {
@@ -206,7 +256,7 @@ func (v *Variant) attention(a *Attn, s *Scratch) {
 				t := r - r0
 				m := mx[t]
 				for j := k0; j < end; j++ {
-					x := a.Scale * v.Dot(q, a.K[j*a.LdKV:])
+					x := a.Scale * v.Dot(q, K[(j-k0)*ld:])
 					sc[j-k0] = x
 					m = max(m, x)
 				}
@@ -222,7 +272,7 @@ func (v *Variant) attention(a *Attn, s *Scratch) {
 				for j := k0; j < end; j++ {
 					p := float32(math.Exp(float64(sc[j-k0] - m)))
 					sum[t] += p
-					v.Axpy(ar, p, a.V[j*a.LdKV:])
+					v.Axpy(ar, p, V[(j-k0)*ld:])
 				}
 			}
 		}

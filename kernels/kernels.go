@@ -75,6 +75,13 @@ type Variant struct {
 	// Attention computes one head of scaled dot-product attention for a
 	// tile of query rows with an online softmax over blocks of keys.
 	Attention func(a *Attn, s *Scratch)
+	// HalfToFloat decodes IEEE binary16 values to float32 (exact, as
+	// dtype.FP16ToFP32), min(len(dst), len(src)) of them. FloatToHalf
+	// encodes float32 to binary16, rounding to nearest even as
+	// dtype.FP32ToFP16 (NaNs aside: they stay NaN); len(src) of them. The
+	// key/value cache in F16 is written and read through these.
+	HalfToFloat func(dst []float32, src []uint16)
+	FloatToHalf func(dst []uint16, src []float32)
 
 	// The quantized path (quant.go). Act says which activation format
 	// this variant's integer dot products pair with weights of type t;
@@ -99,13 +106,17 @@ type Variant struct {
 
 // Attn describes one head of attention over a tile of query rows. Q, K, V
 // and Out start at the head's first column; rows are Ld* values apart.
+// Keys and values are float32 in K and V, or binary16 in K16 and V16 (K and
+// V nil), which the kernels decode exactly a block of keys at a time: the
+// result is the float32 computation on the decoded values.
 type Attn struct {
-	Out   []float32
-	LdOut int
-	Q     []float32
-	LdQ   int
-	K, V  []float32
-	LdKV  int
+	Out      []float32
+	LdOut    int
+	Q        []float32
+	LdQ      int
+	K, V     []float32
+	K16, V16 []uint16
+	LdKV     int
 
 	Rows    int // query rows
 	HeadDim int
@@ -251,6 +262,12 @@ func fill(v, g *Variant) {
 	}
 	if v.Attention == nil {
 		v.Attention = v.attention // generic's blocks on v's Dot and Axpy
+	}
+	if v.HalfToFloat == nil {
+		v.HalfToFloat = g.HalfToFloat
+	}
+	if v.FloatToHalf == nil {
+		v.FloatToHalf = g.FloatToHalf
 	}
 	if v.qdots != nil {
 		for t, f := range goQdots {

@@ -49,6 +49,7 @@ func hasAVX512VNNI() bool {
 func init() {
 	avx2 := &Variant{Name: "avx2", Priority: 10, Available: hasAVX2,
 		Dot: dotAVX2, Axpy: axpyAVX2, GELU: geluAVX2, Quantize: quantizeRowsAVX2,
+		HalfToFloat: halfToFloatF16C, FloatToHalf: floatToHalfF16C,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileAvx2, 4),
 			dtype.Q8_0: wrapTile(q8_0TileAvx2, 4),
@@ -59,6 +60,7 @@ func init() {
 	Register(avx2)
 	avx512 := &Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
 		Dot: dotAVX2, Axpy: axpyAVX2, GELU: geluAVX2, Quantize: quantizeRowsAVX2,
+		HalfToFloat: halfToFloatF16C, FloatToHalf: floatToHalfF16C,
 		tileRows: 8,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileAvx512, 8),

@@ -84,6 +84,13 @@ type Backend interface {
 
 	// Alloc returns a zeroed rows x cols tensor.
 	Alloc(rows, cols int) (Tensor, error)
+	// AllocCache returns a zeroed key or value cache: positions rows of
+	// heads·headDim values, stored in type t (F32, or F16 at half the
+	// memory and bandwidth) in a layout the backend picks for Attention.
+	// A cache and its Views serve only as CopyRows' destination (from an
+	// F32 tensor, rounding to t), Read's and Write's, and Attention's k
+	// and v.
+	AllocCache(t dtype.Type, positions, heads, headDim int) (Tensor, error)
 	// Free releases a tensor from Alloc (not a view); it must not be used
 	// afterwards. Freeing is optional on the CPU.
 	Free(t Tensor)
@@ -97,7 +104,7 @@ type Backend interface {
 	// Sync waits for queued work and returns its first error.
 	Sync() error
 
-	// CopyRows copies src into dst (same shape).
+	// CopyRows copies src into dst (same shape); dst may be a cache.
 	CopyRows(dst, src Tensor)
 	// Gather sets row r of dst to row ids[r] of table, decoded (the
 	// embedding lookup). The ids must be in range.
@@ -131,7 +138,8 @@ type Backend interface {
 	RoPE(x Tensor, heads, pos0 int, r Rope)
 	// Attention sets dst [n, Heads·headDim] to softmax(q·kᵀ/√headDim)·v,
 	// computed in blocks of keys with an online softmax; dst must not
-	// overlap q, k or v.
+	// overlap q, k or v. k and v are both activations or both caches
+	// (AllocCache) of the same type.
 	Attention(dst, q, k, v Tensor, a Attn)
 }
 

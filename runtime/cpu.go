@@ -95,11 +95,30 @@ func (c *CPU) Threads() int { return c.pool.n }
 // Close stops the workers.
 func (c *CPU) Close() error { c.pool.close(); return nil }
 
-// cpuTensor is a row-major block of host memory; a view shares its parent's.
+// cpuTensor is a row-major block of host memory; a view shares its
+// parent's. A cache (kv set) is rows [row0, row0+rows) of a kvStore.
 type cpuTensor struct {
 	rows, cols int
 	data       []float32
+	kv         *kvStore
+	row0       int
 }
+
+// kvStore is a key or value cache. Each head's positions lie together
+// (head h, position p at (h·positions + p)·headDim), so a decode step's
+// attention reads each head's keys as one contiguous run, which the
+// prefetchers follow; rows interleaving the heads (a 256-byte piece per
+// 8 KB row in F16) read at half the rate (kernels'
+// BenchmarkAttentionDecode, f32/rows against f32/heads).
+type kvStore struct {
+	t                    dtype.Type
+	positions, heads, hd int
+	f32                  []float32
+	f16                  []uint16
+}
+
+// at returns the offset of head h at position p.
+func (s *kvStore) at(h, p int) int { return (h*s.positions + p) * s.hd }
 
 func (t *cpuTensor) Rows() int { return t.rows }
 func (t *cpuTensor) Cols() int { return t.cols }
@@ -136,23 +155,48 @@ func (c *CPU) Alloc(rows, cols int) (Tensor, error) {
 	return &cpuTensor{rows: rows, cols: cols, data: make([]float32, rows*cols)}, nil
 }
 
+// AllocCache returns a zeroed key or value cache in host memory (see
+// kvStore for its layout).
+func (c *CPU) AllocCache(t dtype.Type, positions, heads, headDim int) (Tensor, error) {
+	if t != dtype.F32 && t != dtype.F16 {
+		return nil, fmt.Errorf("key/value cache of type %s: want f32 or f16", t)
+	}
+	if positions <= 0 || heads <= 0 || headDim <= 0 || positions > math.MaxInt32 || heads*headDim > math.MaxInt32 || positions > math.MaxInt/(heads*headDim) {
+		return nil, fmt.Errorf("key/value cache of %d positions of %d heads of %d", positions, heads, headDim)
+	}
+	s := &kvStore{t: t, positions: positions, heads: heads, hd: headDim}
+	if t == dtype.F16 {
+		s.f16 = make([]uint16, positions*heads*headDim)
+	} else {
+		s.f32 = make([]float32, positions*heads*headDim)
+	}
+	return &cpuTensor{rows: positions, cols: heads * headDim, kv: s}, nil
+}
+
 // Free is a no-op: the garbage collector frees host tensors.
 func (c *CPU) Free(Tensor) {}
 
 // View returns rows [row, row+n) of t.
 func (c *CPU) View(t Tensor, row, n int) Tensor {
-	x := c.t(t)
+	x := c.any(t)
 	if row < 0 || n < 0 || row+n > x.rows {
 		panic(fmt.Sprintf("runtime: View of rows [%d, %d) of a %d-row tensor", row, row+n, x.rows))
+	}
+	if x.kv != nil {
+		return &cpuTensor{rows: n, cols: x.cols, kv: x.kv, row0: x.row0 + row}
 	}
 	return &cpuTensor{rows: n, cols: x.cols, data: x.data[row*x.cols : (row+n)*x.cols : (row+n)*x.cols]}
 }
 
 // Write copies host values into dst.
 func (c *CPU) Write(dst Tensor, src []float32) error {
-	x := c.t(dst)
-	if len(src) != len(x.data) {
+	x := c.any(dst)
+	if len(src) != x.rows*x.cols {
 		return fmt.Errorf("write of %d values into a %d x %d tensor", len(src), x.rows, x.cols)
+	}
+	if x.kv != nil {
+		c.store(x, src)
+		return nil
 	}
 	copy(x.data, src)
 	return nil
@@ -160,18 +204,59 @@ func (c *CPU) Write(dst Tensor, src []float32) error {
 
 // Read copies src to the host.
 func (c *CPU) Read(src Tensor, dst []float32) error {
-	x := c.t(src)
-	if len(dst) != len(x.data) {
+	x := c.any(src)
+	if len(dst) != x.rows*x.cols {
 		return fmt.Errorf("read of a %d x %d tensor into %d values", x.rows, x.cols, len(dst))
 	}
-	copy(dst, x.data)
+	if x.kv == nil {
+		copy(dst, x.data)
+		return nil
+	}
+	s := x.kv
+	for r := 0; r < x.rows; r++ {
+		for h := 0; h < s.heads; h++ {
+			d, o := dst[r*x.cols+h*s.hd:r*x.cols+(h+1)*s.hd], s.at(h, x.row0+r)
+			if s.f16 != nil {
+				c.k.HalfToFloat(d, s.f16[o:o+s.hd])
+			} else {
+				copy(d, s.f32[o:o+s.hd])
+			}
+		}
+	}
 	return nil
+}
+
+// store writes the row-major values src into the cache rows of x, each
+// head's piece of a row to its place, rounded to the cache's type.
+func (c *CPU) store(x *cpuTensor, src []float32) {
+	s := x.kv
+	c.pool.parallel(x.rows, rowGrain(x.cols), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			for h := 0; h < s.heads; h++ {
+				v, o := src[r*x.cols+h*s.hd:r*x.cols+(h+1)*s.hd], s.at(h, x.row0+r)
+				if s.f16 != nil {
+					c.k.FloatToHalf(s.f16[o:o+s.hd], v)
+				} else {
+					copy(s.f32[o:o+s.hd], v)
+				}
+			}
+		}
+	})
 }
 
 // Sync returns nil: CPU ops finish before they return.
 func (c *CPU) Sync() error { return nil }
 
+// t returns an activation tensor; any also accepts a cache.
 func (c *CPU) t(t Tensor) *cpuTensor {
+	x := c.any(t)
+	if x.kv != nil {
+		panic("runtime: a key/value cache used as an activation")
+	}
+	return x
+}
+
+func (c *CPU) any(t Tensor) *cpuTensor {
 	x, ok := t.(*cpuTensor)
 	if !ok {
 		panic(fmt.Sprintf("runtime: a %T is not a cpu tensor", t))
@@ -208,10 +293,14 @@ func same(op string, ts ...*cpuTensor) {
 // values, so small ops run inline and big ones spread over the workers.
 func rowGrain(cols int) int { return max(1, (16<<10)/cols) }
 
-// CopyRows copies src into dst.
+// CopyRows copies src into dst, which may be a cache.
 func (c *CPU) CopyRows(dst, src Tensor) {
-	d, s := c.t(dst), c.t(src)
+	d, s := c.any(dst), c.t(src)
 	same("CopyRows", d, s)
+	if d.kv != nil {
+		c.store(d, s.data)
+		return
+	}
 	copy(d.data, s.data)
 }
 
@@ -385,9 +474,12 @@ const attnRows = 32
 
 // Attention runs one task per (head, block of query rows).
 func (c *CPU) Attention(dst, q, k, v Tensor, a Attn) {
-	d, qt, kt, vt := c.t(dst), c.t(q), c.t(k), c.t(v)
+	d, qt, kt, vt := c.t(dst), c.t(q), c.any(k), c.any(v)
 	same("Attention", d, qt)
 	same("Attention", kt, vt)
+	if (kt.kv == nil) != (vt.kv == nil) || kt.kv != nil && (kt.kv.t != vt.kv.t || kt.row0 != vt.row0 || kt.kv.heads != vt.kv.heads || kt.kv.positions != vt.kv.positions) {
+		panic("runtime: Attention of keys and values of different kinds")
+	}
 	if a.Heads <= 0 || a.KVHeads <= 0 || a.Heads%a.KVHeads != 0 || qt.cols%a.Heads != 0 || kt.cols != qt.cols/a.Heads*a.KVHeads {
 		panic(fmt.Sprintf("runtime: Attention of q %d wide in %d heads with k/v %d wide in %d heads", qt.cols, a.Heads, kt.cols, a.KVHeads))
 	}
@@ -395,6 +487,9 @@ func (c *CPU) Attention(dst, q, k, v Tensor, a Attn) {
 		panic(fmt.Sprintf("runtime: causal Attention of %d rows at %d over %d keys", qt.rows, a.Pos0, kt.rows))
 	}
 	hd := qt.cols / a.Heads
+	if kt.kv != nil && kt.kv.hd != hd {
+		panic(fmt.Sprintf("runtime: Attention of heads of %d over a cache of heads of %d", hd, kt.kv.hd))
+	}
 	group := a.Heads / a.KVHeads
 	blocks := (qt.rows + attnRows - 1) / attnRows
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -403,13 +498,23 @@ func (c *CPU) Attention(dst, q, k, v Tensor, a Attn) {
 			h, r0 := task/blocks, task%blocks*attnRows
 			r1 := min(r0+attnRows, qt.rows)
 			kh := h / group
-			c.k.Attention(&kernels.Attn{
+			ka := kernels.Attn{
 				Out: d.data[r0*d.cols+h*hd:], LdOut: d.cols,
 				Q: qt.data[r0*qt.cols+h*hd:], LdQ: qt.cols,
-				K: kt.data[kh*hd:], V: vt.data[kh*hd:], LdKV: kt.cols,
 				Rows: r1 - r0, HeadDim: hd, Scale: scale,
 				Keys: kt.rows, Causal: a.Causal, Pos0: a.Pos0 + r0,
-			}, &c.pool.scratch[wk])
+			}
+			switch s := kt.kv; {
+			case s == nil:
+				ka.K, ka.V, ka.LdKV = kt.data[kh*hd:], vt.data[kh*hd:], kt.cols
+			case s.f16 != nil:
+				o := s.at(kh, kt.row0)
+				ka.K16, ka.V16, ka.LdKV = s.f16[o:], vt.kv.f16[o:], hd
+			default:
+				o := s.at(kh, kt.row0)
+				ka.K, ka.V, ka.LdKV = s.f32[o:], vt.kv.f32[o:], hd
+			}
+			c.k.Attention(&ka, &c.pool.scratch[wk])
 		}
 	})
 }

@@ -143,7 +143,7 @@ func TestQuantizedLogitsCloseToExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := m.NewSession(len(prompt))
+			s, err := m.NewSession(len(prompt), dtype.F32)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"maira/models/imageproc"
 	"maira/models/maira"
 	"maira/models/tokenizer"
+	"maira/quant/dtype"
 	"maira/quant/gguf"
 	"maira/quant/modelfile"
 	"maira/quant/testmodel"
@@ -41,6 +42,7 @@ type benchResult struct {
 	LoadMS         float64 `json:"load_ms"`
 	Quantization   string  `json:"quantization"`
 	ImageEncodeRun bool    `json:"image_encode_run"`
+	KVCache        string  `json:"kv_cache"`
 	// ReadGBs is the measured read bandwidth of the machine with these
 	// threads; RooflineTPS = ReadGBs / the language model's weight bytes,
 	// the decode ceiling at short context.
@@ -90,8 +92,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if threads <= 0 {
 		threads = goruntime.GOMAXPROCS(0)
 	}
+	cache, _ := ef.cache() // checked by open
 	res := benchResult{Model: *ef.model, Backend: b.Describe(), Threads: threads, PromptTokens: *promptTokens,
-		GenTokens: *genTokens, LoadMS: ms(time.Since(t0))}
+		GenTokens: *genTokens, LoadMS: ms(time.Since(t0)), KVCache: cache.String()}
 	res.Quantization = draft.Quantization(m)
 
 	if m.Vision != nil && !*noImage {
@@ -120,7 +123,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for i := range ids {
 		ids[i] = int32(1000 + (i*7919)%20000)
 	}
-	s, err := m.LLM.NewSession(*promptTokens + *genTokens - 1)
+	s, err := m.LLM.NewSession(*promptTokens+*genTokens-1, cache)
 	if err != nil {
 		return fmt.Errorf("%s: %v", *ef.model, err)
 	}
@@ -141,7 +144,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if m.Vision == nil {
 			return usagef("--report needs a maira model file (this one has no image encoder)")
 		}
-		if res.ReportMS, err = timeReport(m, b, *reportTokens); err != nil {
+		if res.ReportMS, err = timeReport(m, b, cache, *reportTokens); err != nil {
 			return err
 		}
 		res.ReportTokens = *reportTokens
@@ -166,8 +169,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if res.ImageEncodeRun {
 		fmt.Fprintf(stdout, "image encode: %.1f ms (%dx%d)\n", res.EncodeMS, m.Header.Vision.ImageSize, m.Header.Vision.ImageSize)
 	}
-	fmt.Fprintf(stdout, "prefill: %d tokens, %.1f tokens/s\ndecode: %d tokens after the prompt, %.2f tokens/s\n",
-		res.PromptTokens, res.PrefillTPS, res.GenTokens, res.DecodeTPS)
+	fmt.Fprintf(stdout, "prefill: %d tokens, %.1f tokens/s\ndecode: %d tokens after the prompt, %.2f tokens/s (%s key/value cache)\n",
+		res.PromptTokens, res.PrefillTPS, res.GenTokens, res.DecodeTPS, res.KVCache)
 	if res.ReadGBs > 0 {
 		fmt.Fprintf(stdout, "read bandwidth: %.1f GB/s; language model weights %s; decode roofline %.2f tokens/s (decode at %.0f%% of it)\n",
 			res.ReadGBs, humanBytes(res.WeightBytes), res.RooflineTPS, 100*res.DecodeTPS/res.RooflineTPS)
@@ -181,7 +184,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 
 // timeReport times draft.Report on a synthetic 2048x2500 16-bit radiograph
 // decoded from PNG, generating exactly tokens tokens.
-func timeReport(m *maira.Model, b runtime.Backend, tokens int) (float64, error) {
+func timeReport(m *maira.Model, b runtime.Backend, cache dtype.Type, tokens int) (float64, error) {
 	img, err := testmodel.Radiograph(2048, 2500, 16, 1)
 	if err != nil {
 		return 0, err
@@ -194,7 +197,7 @@ func timeReport(m *maira.Model, b runtime.Backend, tokens int) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	e := &draft.Engine{Model: m, Tokenizer: tok, Generator: "maira bench"}
+	e := &draft.Engine{Model: m, Tokenizer: tok, Generator: "maira bench", Cache: cache}
 	start := time.Now()
 	decoded, err := imageproc.Decode(bytes.NewReader(buf.Bytes()), "synthetic.png")
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 
 	"maira/internal/filehash"
 	"maira/models/draft"
+	"maira/models/llama"
+	"maira/quant/dtype"
 	"maira/runtime"
 )
 
@@ -18,6 +20,7 @@ type engineFlags struct {
 	model   *string
 	backend *string
 	threads *int
+	kvCache *string
 }
 
 func addEngineFlags(c *cli) engineFlags {
@@ -25,6 +28,7 @@ func addEngineFlags(c *cli) engineFlags {
 		model:   c.String("model", "", "model file (a GGUF from maira quant)"),
 		backend: c.String("backend", "auto", "compute backend: auto, cpu or cuda"),
 		threads: c.Int("threads", 0, "CPU threads (default: one per core)"),
+		kvCache: c.String("kv-cache", "f16", "key/value cache type: f16 (half the memory and bandwidth) or f32"),
 	}
 }
 
@@ -38,7 +42,20 @@ func (f engineFlags) open() (runtime.Backend, error) {
 	if *f.model == "" {
 		return nil, usagef("--model M.gguf is required")
 	}
+	if _, err := f.cache(); err != nil {
+		return nil, err
+	}
 	return runtime.Open(*f.backend, *f.threads)
+}
+
+// cache returns the --kv-cache type.
+func (f engineFlags) cache() (dtype.Type, error) {
+	for _, t := range llama.CacheTypes {
+		if t.String() == *f.kvCache {
+			return t, nil
+		}
+	}
+	return 0, usagef("--kv-cache %q: want f16 or f32", *f.kvCache)
 }
 
 // engine loads the model for drafting reports.
@@ -52,6 +69,7 @@ func (f engineFlags) engine() (*draft.Engine, runtime.Backend, error) {
 		b.Close()
 		return nil, nil, err
 	}
+	e.Cache, _ = f.cache() // checked by open
 	return e, b, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"maira/models/prompt"
 	"maira/models/report"
 	"maira/models/tokenizer"
+	"maira/quant/dtype"
 	"maira/quant/modelfile"
 	"maira/runtime"
 )
@@ -27,6 +28,9 @@ type Engine struct {
 	Tokenizer *tokenizer.Tokenizer
 	SHA256    string
 	Generator string // "maira VERSION", recorded in every document
+	// Cache is the key/value cache type of every report (llama.CacheTypes;
+	// Open sets F16).
+	Cache dtype.Type
 }
 
 // Open loads the model file at path onto b. The file's SHA-256 comes from
@@ -49,7 +53,7 @@ func Open(path string, b runtime.Backend, hashes *filehash.Cache, generator stri
 		m.Close()
 		return nil, err
 	}
-	return &Engine{Model: m, Tokenizer: tok, SHA256: sum, Generator: generator}, nil
+	return &Engine{Model: m, Tokenizer: tok, SHA256: sum, Generator: generator, Cache: dtype.F16}, nil
 }
 
 // Close unloads the model.
@@ -215,7 +219,7 @@ func (e *Engine) Report(req Request, emit func(runtime.Event)) (*report.Document
 		return nil, fmt.Errorf("%s: the prompt (%d tokens) and %d new tokens exceed the model's context of %d positions",
 			e.Model.Path, len(layout.IDs), maxTokens, h.Text.MaxPositions())
 	}
-	s, err := e.Model.LLM.NewSession(len(layout.IDs) + maxTokens - 1)
+	s, err := e.Model.LLM.NewSession(len(layout.IDs)+maxTokens-1, e.Cache)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 			}
 			const capacity = 1024
 			start := func() *Session {
-				s, err := m.NewSession(capacity)
+				s, err := m.NewSession(capacity, dtype.F32)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -65,7 +65,7 @@ func BenchmarkPrefill64(b *testing.B) {
 	for _, typ := range benchTypes {
 		b.Run(typ.String(), func(b *testing.B) {
 			m := benchModel(b, typ)
-			s, err := m.NewSession(64)
+			s, err := m.NewSession(64, dtype.F32)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -294,7 +294,7 @@ func TestLogitsMatchReference(t *testing.T) {
 
 	// A prompt with "image" rows spliced in (written through a view), in
 	// two prefills, then steps: every path the CLI uses.
-	s, err := m.NewSession(64)
+	s, err := m.NewSession(64, dtype.F32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestLongPromptChunked(t *testing.T) {
 		ids[i] = int32((i*7919 + 13) % 32000)
 		rows = append(rows, ref.embd[ids[i]])
 	}
-	s, err := m.NewSession(n)
+	s, err := m.NewSession(n, dtype.F32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestGreedyMatchesReference(t *testing.T) {
 	m, f := open(t, tinyPath, 2)
 	ref := loadRef(t, f, &m.Config)
 	const steps = 20
-	s, err := m.NewSession(len(prompt) + steps)
+	s, err := m.NewSession(len(prompt)+steps, dtype.F32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,10 +425,10 @@ func TestSessionLimits(t *testing.T) {
 	if ctx != 6144 {
 		t.Errorf("tiny positions %d, want 6144", ctx)
 	}
-	if _, err := m.NewSession(ctx + 1); err == nil || !strings.Contains(err.Error(), "context of 6144") || strings.Contains(err.Error(), "\n") {
+	if _, err := m.NewSession(ctx+1, dtype.F32); err == nil || !strings.Contains(err.Error(), "context of 6144") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("session beyond the context: %v", err)
 	}
-	s, err := m.NewSession(8)
+	s, err := m.NewSession(8, dtype.F32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +481,7 @@ func TestQuantizedLogitsMatchReference(t *testing.T) {
 				t.Fatalf("output stored as %s, want %s", typ, c.embd)
 			}
 			ref := loadRef(t, f, &m.Config)
-			s, err := m.NewSession(len(prompt))
+			s, err := m.NewSession(len(prompt), dtype.F32)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -501,4 +501,90 @@ func TestQuantizedLogitsMatchReference(t *testing.T) {
 			compare(t, "logits", logits, ref.lastLogits(rows))
 		})
 	}
+}
+
+// TestF16CacheNearF32 runs the prompt and 20 steps with an F16 cache,
+// feeding the tokens the F32 cache's session picks, and holds every
+// step's logits to the F32 session's: cosine similarity at least 0.9999,
+// and the same greedy token wherever the F32 top-two margin exceeds the
+// largest logit difference.
+func TestF16CacheNearF32(t *testing.T) {
+	m, _ := open(t, tinyPath, 2)
+	const steps = 20
+	run := func(cache dtype.Type, feed []int32) (tokens []int32, logits [][]float32) {
+		s, err := m.NewSession(len(prompt)+steps, cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		x, err := s.Embed(prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Prefill(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; ; i++ {
+			logits = append(logits, l)
+			id, _ := argmax32(l)
+			tokens = append(tokens, id)
+			if i == steps {
+				return tokens, logits
+			}
+			if feed != nil {
+				id = feed[i]
+			}
+			if l, err = s.Step(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want, wantLogits := run(dtype.F32, nil)
+	got, gotLogits := run(dtype.F16, want)
+	worstCos, worstDiff := 1.0, 0.0
+	for i := range wantLogits {
+		cos, diff := cosine(gotLogits[i], wantLogits[i]), maxAbsDiff(gotLogits[i], wantLogits[i])
+		worstCos, worstDiff = min(worstCos, cos), max(worstDiff, diff)
+		if cos < 0.9999 {
+			t.Errorf("step %d: logits cosine %.6f with the F32 cache", i, cos)
+		}
+		if _, margin := argmax32(wantLogits[i]); got[i] != want[i] && float64(margin) > 2*diff {
+			t.Errorf("step %d: token %d, F32 cache %d at a margin of %.3g (logits differ by %.3g)", i, got[i], want[i], margin, diff)
+		}
+	}
+	if worstDiff == 0 {
+		t.Error("the F16 cache gave exactly the F32 cache's logits: keys and values were not rounded")
+	}
+	t.Logf("F16 cache against F32 over %d steps: worst cosine %.7f, worst logit difference %.3g", len(wantLogits), worstCos, worstDiff)
+}
+
+func argmax32(l []float32) (int32, float32) {
+	best, second := 0, -1
+	for i := 1; i < len(l); i++ {
+		if l[i] > l[best] {
+			best, second = i, best
+		} else if second < 0 || l[i] > l[second] {
+			second = i
+		}
+	}
+	return int32(best), l[best] - l[second]
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
 }

@@ -121,7 +121,7 @@ func TestReportPath(t *testing.T) {
 		ids = append(ids, img)
 	}
 	ids = append(ids, 17354, 29871)
-	s, err := m.LLM.NewSession(len(ids) + 10)
+	s, err := m.LLM.NewSession(len(ids)+10, dtype.F32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestLanguageModelOnly(t *testing.T) {
 	prompt := []int32{1, 450, 4996, 17354}
 	var logits [2][]float32
 	for i, mm := range []*Model{m, full} {
-		s, err := mm.LLM.NewSession(8)
+		s, err := mm.LLM.NewSession(8, dtype.F32)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +377,7 @@ func TestQuantizedCloseToF32(t *testing.T) {
 			ids = append(ids, int32(m.Header.Prompt.ImageTokenID))
 		}
 		ids = append(ids, 17354, 1701, 29916, 432, 29871)
-		s, err := m.LLM.NewSession(len(ids))
+		s, err := m.LLM.NewSession(len(ids), dtype.F32)
 		if err != nil {
 			t.Fatal(err)
 		}
