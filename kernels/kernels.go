@@ -102,6 +102,9 @@ type Variant struct {
 	// the most input rows its tiles take at once (0: 4).
 	qdots    qdotTable
 	tileRows int
+	// packed are the packed prefill paths by weight type (packed.go),
+	// taken for packMinRows input rows or more.
+	packed map[dtype.Type]*packedKernel
 }
 
 // Attn describes one head of attention over a tile of query rows. Q, K, V

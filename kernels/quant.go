@@ -366,6 +366,10 @@ const qRowBlockBytes = 512 << 10
 // prefill chunk of 4096-wide rows reads them 5 times, each time from
 // memory: about 5% of the arithmetic's time at 40 GB/s).
 func (v *Variant) matMulQ(dst []float32, ldDst int, a *Activations, w *Matrix, o0, o1 int, s *Scratch) {
+	if k := v.packed[w.Type]; k != nil && a.Rows >= packMinRows {
+		matMulPacked(k, dst, ldDst, a, w, o0, o1, s)
+		return
+	}
 	tile := v.qdots[w.Type]
 	rows := max(1, v.tileRows)
 	block := max(rows, qRowBlockBytes/max(1, a.RowBytes)/rows*rows)

@@ -138,7 +138,8 @@ func TestQ8TwinAgainstFloat64(t *testing.T) {
 
 // TestQuantizedVariantsMatchTwin holds every variant with integer dot
 // products to the q8 twin bit for bit, on odd shapes: rows of 1, 2 and 3
-// blocks, 1, 3, 17 and 64 input rows, 37 weight rows (not a multiple of
+// blocks, 1, 3, 17, 45 and 64 input rows (the last two by packed tiles
+// where the variant has them), 37 weight rows (not a multiple of
 // the tiles), output columns split unevenly (0-21, 21-37: a full tile of
 // 8 and a tail of 5, then tails of 8 and 0).
 func TestQuantizedVariantsMatchTwin(t *testing.T) {
@@ -156,7 +157,7 @@ func TestQuantizedVariantsMatchTwin(t *testing.T) {
 				cols := blocks * typ.BlockSize()
 				const rows = 37
 				w := randMatrix(t, r, typ, rows, cols)
-				for _, n := range []int{1, 3, 17, 64} {
+				for _, n := range []int{1, 3, 17, 45, 64} {
 					x := randSlice(r, n*cols, 1)
 					for i := range x[:cols] { // one row with a large spread
 						x[i] *= float32(1 + i%7*30)

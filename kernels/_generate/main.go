@@ -212,6 +212,8 @@ func main() {
 	}
 	genTileQ4_K()
 	genTileQ6_K()
+	genPackQ4_0()
+	genPackedTile("q4_0")
 	genGemm("gemmF32Avx2", 3, 3, false, false)
 	genGemm("gemmF16Avx2", 3, 3, true, false)
 	genGemm("gemmF32Avx512", 4, 4, false, true)
@@ -439,10 +441,11 @@ func constants() {
 		}
 		return c{n, q[0], q[1]}
 	}
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 16; i++ {
 		fmt.Fprintf(&out, "DATA rowidx<>+%d(SB)/4, $%d\n", 4*i, i)
 	}
-	fmt.Fprintf(&out, "GLOBL rowidx<>(SB), RODATA|NOPTR, $32\n")
+	fmt.Fprintf(&out, "GLOBL rowidx<>(SB), RODATA|NOPTR, $64\n")
+	fmt.Fprintf(&out, "DATA nib4<>+0(SB)/4, $0x0f0f0f0f\nGLOBL nib4<>(SB), RODATA|NOPTR, $4\n")
 	for _, c := range []c{
 		rep("nibbles", 0x0f0f0f0f0f0f0f0f), rep("signs", 0x8080808080808080), rep("ones", 0x0001000100010001),
 		rep("k3f", 0x3f3f3f3f3f3f3f3f), rep("k03", 0x0303030303030303),
@@ -850,4 +853,149 @@ func genGemm(name string, mr, nr int, f16, avx512 bool) {
 	}
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// ---- Packed tiles (avx512, prefill): 16 weight rows in the 16 int32
+// lanes of a zmm register. zmm, where the column tiles use ymm: Zen 5 runs
+// a 512-bit VPDPBUSD at the rate of a 256-bit one (8.5 G/s on this
+// machine either way), so each instruction does twice the work, and Zen 4
+// runs it as two halves, no slower than two ymm ones.
+//
+// A tile's weights are first packed (transposed, nibbles split, scales
+// decoded) into scratch, once per block of input rows; the tile kernel then
+// meets every group of 8 input rows with the packed blocks, where the
+// column tiles redo the transposition per group. Per block the packed tile
+// holds V_0..V_7 (64 bytes each: lane c = weight row c's 4 values that
+// activation group k meets) and the 16 rows' float32 scales.
+
+// packQ4_0Bytes is the packed size of one block of 16 Q4_0 rows.
+const packQ4_0Bytes = 8*64 + 64
+
+// wrow addresses Q4_0 row c (0..15) of the current block: rows 0..7 from
+// SI, 8..15 from BX = SI + 8·rb; R8 = rb, R9 = 3rb, R10 = 5rb, R11 = 7rb.
+func wrow(c, off int) string {
+	base := "SI"
+	if c >= 8 {
+		base, c = "BX", c-8
+	}
+	return fmt.Sprintf([...]string{"%d(%s)", "%d(%s)(R8*1)", "%d(%s)(R8*2)", "%d(%s)(R9*1)",
+		"%d(%s)(R8*4)", "%d(%s)(R10*1)", "%d(%s)(R9*2)", "%d(%s)(R11*1)"}[c], off, base)
+}
+
+// genPackQ4_0 writes q4_0PackAvx512(p *byte, w *byte, rb, nb int): nb
+// blocks of the 16 Q4_0 rows at w (rb bytes apart) into p.
+func genPackQ4_0() {
+	fmt.Fprintf(&out, "\n// func q4_0PackAvx512(p *byte, w *byte, rb, nb int)\n")
+	fmt.Fprintf(&out, "TEXT ·q4_0PackAvx512(SB), NOSPLIT, $0-32\n")
+	p("MOVQ p+0(FP), DI")
+	p("MOVQ w+8(FP), SI")
+	p("MOVQ rb+16(FP), R8")
+	p("MOVQ nb+24(FP), CX")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	p("LEAQ (SI)(R8*8), BX")
+	// Z0 = the 16 rows' byte offsets for VPGATHERDD.
+	p("VPBROADCASTD R8, Z0")
+	p("VPMULLD rowidx<>(SB), Z0, Z0")
+	label("packloop")
+	// Scales: the dwords at the 16 blocks' starts, low words to float.
+	p("KXNORW K1, K1, K1")
+	p("VPGATHERDD (SI)(Z0*1), K1, Z1")
+	p("VPMOVDW Z1, Y1")
+	p("VCVTPH2PS Y1, Z1")
+	p("VMOVUPS Z1, %d(DI)", 8*64)
+	// Z2..Z5 = rows j, j+4, j+8, j+12 (16 quant bytes each, at 2).
+	for j := 0; j < 4; j++ {
+		p("VMOVDQU %s, X%d", wrow(j, 2), 2+j)
+		for l := 1; l < 4; l++ {
+			p("VINSERTI32X4 $%d, %s, Z%d, Z%d", l, wrow(j+4*l, 2), 2+j, 2+j)
+		}
+	}
+	// 4 x 4 dword transposes in each 128-bit lane: dword k of row c to
+	// lane c of register k.
+	p("VPUNPCKLDQ Z3, Z2, Z6")  // A0 B0 A1 B1
+	p("VPUNPCKHDQ Z3, Z2, Z7")  // A2 B2 A3 B3
+	p("VPUNPCKLDQ Z5, Z4, Z8")  // C0 D0 C1 D1
+	p("VPUNPCKHDQ Z5, Z4, Z9")  // C2 D2 C3 D3
+	p("VPUNPCKLQDQ Z8, Z6, Z2") // A0 B0 C0 D0
+	p("VPUNPCKHQDQ Z8, Z6, Z3")
+	p("VPUNPCKLQDQ Z9, Z7, Z4")
+	p("VPUNPCKHQDQ Z9, Z7, Z5")
+	for k := 0; k < 4; k++ {
+		p("VPSRLW $4, Z%d, Z%d", 2+k, 10+k)
+		p("VPANDD.BCST nib4<>(SB), Z%d, Z%d", 2+k, 2+k)
+		p("VPANDD.BCST nib4<>(SB), Z%d, Z%d", 10+k, 10+k)
+		p("VMOVDQU32 Z%d, %d(DI)", 2+k, 64*k)
+		p("VMOVDQU32 Z%d, %d(DI)", 10+k, 64*(k+4))
+	}
+	p("ADDQ $18, SI")
+	p("ADDQ $18, BX")
+	p("ADDQ $%d, DI", packQ4_0Bytes)
+	p("DECQ CX")
+	p("JNZ packloop")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genPackedTile writes TYPEPackedTileAvx512(dst *float32, ldDst int, p
+// *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int): the 16
+// packed weight rows against nr (1 to 8) activation rows, as the column
+// tile computes them (the same integer sums, the same float steps).
+func genPackedTile(typ string) {
+	name := typ + "PackedTileAvx512"
+	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	p("MOVQ p+16(FP), SI")
+	p("MOVQ nb+24(FP), CX")
+	p("MOVQ q+32(FP), DI")
+	p("MOVQ qstride+40(FP), R12")
+	p("MOVQ d+48(FP), DX")
+	p("MOVQ dstride+56(FP), R13")
+	p("MOVQ nr+64(FP), AX")
+	for nr := 1; nr < 8; nr++ {
+		p("CMPQ AX, $%d", nr)
+		p("JEQ prows%d", nr)
+	}
+	p("JMP prows8")
+	for nr := 1; nr <= 8; nr++ {
+		label(fmt.Sprintf("prows%d", nr))
+		for r := 0; r < nr; r++ {
+			p("VPXORD Z%d, Z%d, Z%d", 24+r, 24+r, 24+r)
+		}
+		label(fmt.Sprintf("ploop%d", nr))
+		for k := 0; k < 8; k++ {
+			p("VMOVDQU32 %d(SI), Z%d", 64*k, 8+k)
+		}
+		for r := 0; r < nr; r++ {
+			p("VPBROADCASTD %d(DI), Z%d", 36*r+32, 16+r)
+		}
+		for k := 0; k < 8; k++ {
+			for r := 0; r < nr; r++ {
+				p("VPDPBUSD.BCST %d(DI), Z%d, Z%d", 36*r+4*k, 8+k, 16+r)
+			}
+		}
+		for r := 0; r < nr; r++ {
+			p("VCVTDQ2PS Z%d, Z%d", 16+r, 16+r)
+			p("VMULPS.BCST %d(DX), Z%d, Z%d", 4*r, 16+r, 16+r)
+			p("VMULPS %d(SI), Z%d, Z%d", 8*64, 16+r, 16+r)
+			p("VADDPS Z%d, Z%d, Z%d", 16+r, 24+r, 24+r)
+		}
+		p("ADDQ $%d, SI", packQ4_0Bytes)
+		p("ADDQ R12, DI")
+		p("ADDQ R13, DX")
+		p("DECQ CX")
+		p("JNZ ploop%d", nr)
+		p("MOVQ dst+0(FP), AX")
+		p("MOVQ ldDst+8(FP), BX")
+		p("SHLQ $2, BX")
+		for r := 0; r < nr; r++ {
+			p("VMOVUPS Z%d, (AX)", 24+r)
+			if r < nr-1 {
+				p("ADDQ BX, AX")
+			}
+		}
+		p("VZEROUPPER")
+		p("RET")
+	}
 }
