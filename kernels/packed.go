@@ -4,26 +4,26 @@ import "unsafe"
 
 // Packed prefill tiles: for many input rows, a tile of packCols weight rows
 // is first repacked (transposed, unpacked, scales decoded) into scratch,
-// once per block of input rows, and then met by every group of packRows
-// input rows; the column tiles (tiles.go) redo that unpacking for each
+// once per block of input rows, and then met by every group of input rows
+// (8 for Q4_0, 6 for Q4_K); the column tiles (tiles.go) redo that unpacking for each
 // group. The packed form and its kernels belong to a variant (avx512 on
 // amd64); they give the column tiles' results bit for bit.
 
 const (
 	packCols = 16 // weight rows of a packed tile: the int32 lanes of a zmm
-	packRows = 8  // input rows per tile call
 	// packMinRows is the fewest input rows that take the packed path:
 	// packing a tile costs about what one group of rows does with it.
-	packMinRows = 4 * packRows
+	packMinRows = 32
 )
 
 // packedKernel is one weight type's packed path.
 type packedKernel struct {
 	blockBytes int // packed bytes of packCols rows' block
+	rows       int // input rows per tile call
 	// pack writes nb blocks of the packCols weight rows at w (rb bytes
 	// apart) to p.
 	pack func(p *byte, w *byte, rb, nb int)
-	// tile computes the packed rows against nr <= packRows input rows
+	// tile computes the packed rows against nr <= rows input rows
 	// (the column tiles' arguments).
 	tile func(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 }
@@ -33,7 +33,7 @@ func matMulPacked(k *packedKernel, dst []float32, ldDst int, a *Activations, w *
 	rb, nb := w.RowBytes, a.Blocks
 	// Input rows in blocks that stay in L2 beside the packed tile, at
 	// least 8 groups of rows per packing.
-	block := max(8*packRows, qRowBlockBytes/max(1, a.RowBytes)/packRows*packRows)
+	block := max(8*k.rows, qRowBlockBytes/max(1, a.RowBytes)/k.rows*k.rows)
 	packed := nb * k.blockBytes
 	buf := s.Bytes(packed + packCols*rb + 64)
 	off := int(-uintptr(unsafe.Pointer(&buf[0])) & 63) // cache-line aligned
@@ -49,8 +49,8 @@ func matMulPacked(k *packedKernel, dst []float32, ldDst int, a *Activations, w *
 				wt = pad
 			}
 			k.pack(&p[0], &wt[0], rb, nb)
-			for r := r0; r < r1; r += packRows {
-				nr := min(packRows, r1-r)
+			for r := r0; r < r1; r += k.rows {
+				nr := min(k.rows, r1-r)
 				q, d := &a.Q[r*a.Stride], &a.D[r]
 				if nc == packCols {
 					_ = dst[(r+nr-1)*ldDst+o+packCols-1]

@@ -46,6 +46,12 @@ func q4_0PackAvx512(p *byte, w *byte, rb, nb int)
 //go:noescape
 func q4_0PackedTileAvx512(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 
+//go:noescape
+func q4_KPackAvx512(p *byte, w *byte, rb, nb int)
+
+//go:noescape
+func q4_KPackedTileAvx512(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)
+
 func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
 
 func hasAVX512VNNI() bool {
@@ -75,7 +81,8 @@ func init() {
 			dtype.Q6_K: wrapTile(q6_KTileAvx512, 2),
 		}}
 	avx512.packed = map[dtype.Type]*packedKernel{
-		dtype.Q4_0: {blockBytes: 8*64 + 64, pack: q4_0PackAvx512, tile: q4_0PackedTileAvx512},
+		dtype.Q4_0: {blockBytes: 8*64 + 64, rows: 8, pack: q4_0PackAvx512, tile: q4_0PackedTileAvx512},
+		dtype.Q4_K: {blockBytes: 4992, rows: 6, pack: q4_KPackAvx512, tile: q4_KPackedTileAvx512},
 	}
 	g5 := gemm{4, 4, gemmF32Avx512, gemmF16Avx512, gemvF32x4Avx2, gemvF16x4Avx2}
 	avx512.MatMul, avx512.Attention = g5.matMul(avx512), g5.attention(avx512)

@@ -214,6 +214,8 @@ func main() {
 	genTileQ6_K()
 	genPackQ4_0()
 	genPackedTile("q4_0")
+	genPackQ4_K()
+	genPackedTileQ4_K()
 	genGemm("gemmF32Avx2", 3, 3, false, false)
 	genGemm("gemmF16Avx2", 3, 3, true, false)
 	genGemm("gemmF32Avx512", 4, 4, false, true)
@@ -445,7 +447,12 @@ func constants() {
 		fmt.Fprintf(&out, "DATA rowidx<>+%d(SB)/4, $%d\n", 4*i, i)
 	}
 	fmt.Fprintf(&out, "GLOBL rowidx<>(SB), RODATA|NOPTR, $64\n")
-	fmt.Fprintf(&out, "DATA nib4<>+0(SB)/4, $0x0f0f0f0f\nGLOBL nib4<>(SB), RODATA|NOPTR, $4\n")
+	for _, c := range []struct {
+		name string
+		v    uint32
+	}{{"nib4", 0x0f0f0f0f}, {"k3f4", 0x3f3f3f3f}, {"k034", 0x03030303}} {
+		fmt.Fprintf(&out, "DATA %s<>+0(SB)/4, $0x%08x\nGLOBL %s<>(SB), RODATA|NOPTR, $4\n", c.name, c.v, c.name)
+	}
 	for _, c := range []c{
 		rep("nibbles", 0x0f0f0f0f0f0f0f0f), rep("signs", 0x8080808080808080), rep("ones", 0x0001000100010001),
 		rep("k3f", 0x3f3f3f3f3f3f3f3f), rep("k03", 0x0303030303030303),
@@ -455,10 +462,11 @@ func constants() {
 		// bytes 0 and 1 (2 and 3) of each dword as two int16
 		shuf("pair01", [4]int{0, -1, 1, -1}), shuf("pair23", [4]int{2, -1, 3, -1}),
 	} {
-		for i, v := range []uint64{c.lo, c.hi, c.lo, c.hi} {
+		// 64 bytes: the ymm kernels read the first 32, the zmm ones all.
+		for i, v := range []uint64{c.lo, c.hi, c.lo, c.hi, c.lo, c.hi, c.lo, c.hi} {
 			fmt.Fprintf(&out, "DATA %s<>+%d(SB)/8, $0x%016x\n", c.name, 8*i, v)
 		}
-		fmt.Fprintf(&out, "GLOBL %s<>(SB), RODATA|NOPTR, $32\n", c.name)
+		fmt.Fprintf(&out, "GLOBL %s<>(SB), RODATA|NOPTR, $64\n", c.name)
 	}
 }
 
@@ -882,6 +890,28 @@ func wrow(c, off int) string {
 		"%d(%s)(R8*4)", "%d(%s)(R10*1)", "%d(%s)(R9*2)", "%d(%s)(R11*1)"}[c], off, base)
 }
 
+// transpose16 loads the 16 bytes at off of the 16 rows (wrow) and leaves
+// dword k of row c in lane c of register out[k]; t are 4 temporaries.
+func transpose16(off int, out, t [4]int) {
+	// out[j] = rows j, j+4, j+8, j+12, one per 128-bit lane.
+	for j := 0; j < 4; j++ {
+		p("VMOVDQU %s, X%d", wrow(j, off), out[j])
+		for l := 1; l < 4; l++ {
+			p("VINSERTI32X4 $%d, %s, Z%d, Z%d", l, wrow(j+4*l, off), out[j], out[j])
+		}
+	}
+	// 4 x 4 dword transposes in each 128-bit lane: lane 4g+j of out[k]
+	// is row j+4g's dword k.
+	p("VPUNPCKLDQ Z%d, Z%d, Z%d", out[1], out[0], t[0]) // A0 B0 A1 B1
+	p("VPUNPCKHDQ Z%d, Z%d, Z%d", out[1], out[0], t[1]) // A2 B2 A3 B3
+	p("VPUNPCKLDQ Z%d, Z%d, Z%d", out[3], out[2], t[2]) // C0 D0 C1 D1
+	p("VPUNPCKHDQ Z%d, Z%d, Z%d", out[3], out[2], t[3]) // C2 D2 C3 D3
+	p("VPUNPCKLQDQ Z%d, Z%d, Z%d", t[2], t[0], out[0])  // A0 B0 C0 D0
+	p("VPUNPCKHQDQ Z%d, Z%d, Z%d", t[2], t[0], out[1])
+	p("VPUNPCKLQDQ Z%d, Z%d, Z%d", t[3], t[1], out[2])
+	p("VPUNPCKHQDQ Z%d, Z%d, Z%d", t[3], t[1], out[3])
+}
+
 // genPackQ4_0 writes q4_0PackAvx512(p *byte, w *byte, rb, nb int): nb
 // blocks of the 16 Q4_0 rows at w (rb bytes apart) into p.
 func genPackQ4_0() {
@@ -905,23 +935,7 @@ func genPackQ4_0() {
 	p("VPMOVDW Z1, Y1")
 	p("VCVTPH2PS Y1, Z1")
 	p("VMOVUPS Z1, %d(DI)", 8*64)
-	// Z2..Z5 = rows j, j+4, j+8, j+12 (16 quant bytes each, at 2).
-	for j := 0; j < 4; j++ {
-		p("VMOVDQU %s, X%d", wrow(j, 2), 2+j)
-		for l := 1; l < 4; l++ {
-			p("VINSERTI32X4 $%d, %s, Z%d, Z%d", l, wrow(j+4*l, 2), 2+j, 2+j)
-		}
-	}
-	// 4 x 4 dword transposes in each 128-bit lane: dword k of row c to
-	// lane c of register k.
-	p("VPUNPCKLDQ Z3, Z2, Z6")  // A0 B0 A1 B1
-	p("VPUNPCKHDQ Z3, Z2, Z7")  // A2 B2 A3 B3
-	p("VPUNPCKLDQ Z5, Z4, Z8")  // C0 D0 C1 D1
-	p("VPUNPCKHDQ Z5, Z4, Z9")  // C2 D2 C3 D3
-	p("VPUNPCKLQDQ Z8, Z6, Z2") // A0 B0 C0 D0
-	p("VPUNPCKHQDQ Z8, Z6, Z3")
-	p("VPUNPCKLQDQ Z9, Z7, Z4")
-	p("VPUNPCKHQDQ Z9, Z7, Z5")
+	transpose16(2, [4]int{2, 3, 4, 5}, [4]int{6, 7, 8, 9})
 	for k := 0; k < 4; k++ {
 		p("VPSRLW $4, Z%d, Z%d", 2+k, 10+k)
 		p("VPANDD.BCST nib4<>(SB), Z%d, Z%d", 2+k, 2+k)
@@ -991,6 +1005,171 @@ func genPackedTile(typ string) {
 		p("SHLQ $2, BX")
 		for r := 0; r < nr; r++ {
 			p("VMOVUPS Z%d, (AX)", 24+r)
+			if r < nr-1 {
+				p("ADDQ BX, AX")
+			}
+		}
+		p("VZEROUPPER")
+		p("RET")
+	}
+}
+
+// Packed Q4_K: per block of 256 values and 16 rows, the 8 sub-blocks' V_k
+// (64·(8s+k)), the rows' 6-bit scales as int32 (4096 + 64s), their mins as
+// int16 pairs (m_2k, m_2k+1) (4608 + 64k), d and dmin as float32 (4864,
+// 4928).
+const (
+	packQ4_KBytes = 4992
+	packQ4_KRows  = 6
+)
+
+// genPackQ4_K writes q4_KPackAvx512(p *byte, w *byte, rb, nb int).
+func genPackQ4_K() {
+	fmt.Fprintf(&out, "\n// func q4_KPackAvx512(p *byte, w *byte, rb, nb int)\n")
+	fmt.Fprintf(&out, "TEXT ·q4_KPackAvx512(SB), NOSPLIT, $0-32\n")
+	p("MOVQ p+0(FP), DI")
+	p("MOVQ w+8(FP), SI")
+	p("MOVQ rb+16(FP), R8")
+	p("MOVQ nb+24(FP), CX")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	p("LEAQ (SI)(R8*8), BX")
+	label("pack4kloop")
+	// The 16-byte heads: d|dmin, then the 12 scale bytes in 3 dwords
+	// (ggml's get_scale_min_k4 on all 4 bytes of a dword at once).
+	transpose16(0, [4]int{0, 1, 2, 3}, [4]int{4, 5, 6, 7})
+	// Z0 = d|dmin, Z1 = u0, Z2 = u1, Z3 = u2.
+	p("VPMOVDW Z0, Y4")
+	p("VCVTPH2PS Y4, Z4")
+	p("VMOVUPS Z4, 4864(DI)")
+	p("VPSRLD $16, Z0, Z4")
+	p("VPMOVDW Z4, Y4")
+	p("VCVTPH2PS Y4, Z4")
+	p("VMOVUPS Z4, 4928(DI)")
+	p("VPANDD.BCST k3f4<>(SB), Z1, Z8") // sc 0..3
+	p("VPSRLD $6, Z1, Z9")
+	p("VPANDD.BCST k034<>(SB), Z9, Z9")
+	p("VPSLLD $4, Z9, Z9")
+	p("VPANDD.BCST nib4<>(SB), Z3, Z10")
+	p("VPORD Z10, Z9, Z9")              // sc 4..7
+	p("VPANDD.BCST k3f4<>(SB), Z2, Z10") // m 0..3
+	p("VPSRLD $6, Z2, Z11")
+	p("VPANDD.BCST k034<>(SB), Z11, Z11")
+	p("VPSLLD $4, Z11, Z11")
+	p("VPSRLD $4, Z3, Z12")
+	p("VPANDD.BCST nib4<>(SB), Z12, Z12")
+	p("VPORD Z12, Z11, Z11") // m 4..7
+	for s := 0; s < 8; s++ {
+		src := 8 + s/4
+		p("VPSHUFB byte%d<>(SB), Z%d, Z13", s%4, src)
+		p("VMOVDQU32 Z13, %d(DI)", 4096+64*s)
+	}
+	for k := 0; k < 4; k++ {
+		src := 10 + k/2
+		p("VPSHUFB pair%d%d<>(SB), Z%d, Z13", 2*(k%2), 2*(k%2)+1, src)
+		p("VMOVDQU32 Z13, %d(DI)", 4608+64*k)
+	}
+	for c := 0; c < 4; c++ {
+		transpose16(16+32*c, [4]int{0, 1, 2, 3}, [4]int{4, 5, 6, 7})
+		transpose16(32+32*c, [4]int{8, 9, 10, 11}, [4]int{4, 5, 6, 7})
+		PK := []int{0, 1, 2, 3, 8, 9, 10, 11}
+		for k, r := range PK {
+			p("VPSRLW $4, Z%d, Z12", r)
+			p("VPANDD.BCST nib4<>(SB), Z%d, Z%d", r, r)
+			p("VPANDD.BCST nib4<>(SB), Z12, Z12")
+			p("VMOVDQU32 Z%d, %d(DI)", r, 64*(8*(2*c)+k))
+			p("VMOVDQU32 Z12, %d(DI)", 64*(8*(2*c+1)+k))
+		}
+	}
+	p("ADDQ $144, SI")
+	p("ADDQ $144, BX")
+	p("ADDQ $%d, DI", packQ4_KBytes)
+	p("DECQ CX")
+	p("JNZ pack4kloop")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genPackedTileQ4_K writes q4_KPackedTileAvx512, the column tile's Q4_K
+// formula on packed blocks for up to packQ4_KRows activation rows:
+// registers Z0..Z5 the rows' float sums, Z8..Z15 V_k (then the mins, d
+// and dmin), Z16..Z21 the rows' sub-block sums (then B), Z22..Z27 A.
+func genPackedTileQ4_K() {
+	const name = "q4_KPackedTileAvx512"
+	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	p("MOVQ p+16(FP), SI")
+	p("MOVQ nb+24(FP), CX")
+	p("MOVQ q+32(FP), DI")
+	p("MOVQ qstride+40(FP), R12")
+	p("MOVQ d+48(FP), DX")
+	p("MOVQ dstride+56(FP), R13")
+	p("MOVQ nr+64(FP), AX")
+	for nr := 1; nr < packQ4_KRows; nr++ {
+		p("CMPQ AX, $%d", nr)
+		p("JEQ krows%d", nr)
+	}
+	p("JMP krows%d", packQ4_KRows)
+	act := func(r, off int) string { return fmt.Sprintf("%d(DI)", off+r*q8KStride) }
+	for nr := 1; nr <= packQ4_KRows; nr++ {
+		label(fmt.Sprintf("krows%d", nr))
+		for r := 0; r < nr; r++ {
+			p("VPXORD Z%d, Z%d, Z%d", r, r, r)
+		}
+		label(fmt.Sprintf("kloop%d", nr))
+		for r := 0; r < nr; r++ {
+			p("VPXORD Z%d, Z%d, Z%d", 22+r, 22+r, 22+r)
+		}
+		for s := 0; s < 8; s++ {
+			for k := 0; k < 8; k++ {
+				p("VMOVDQU32 %d(SI), Z%d", 64*(8*s+k), 8+k)
+			}
+			p("VMOVDQU32 %d(SI), Z7", 4096+64*s)
+			for r := 0; r < nr; r++ {
+				p("VPXORD Z%d, Z%d, Z%d", 16+r, 16+r, 16+r)
+			}
+			for k := 0; k < 8; k++ {
+				for r := 0; r < nr; r++ {
+					p("VPDPBUSD.BCST %s, Z%d, Z%d", act(r, 32*s+4*k), 8+k, 16+r)
+				}
+			}
+			for r := 0; r < nr; r++ {
+				p("VPMULLD Z7, Z%d, Z%d", 16+r, 16+r)
+				p("VPADDD Z%d, Z%d, Z%d", 16+r, 22+r, 22+r)
+			}
+		}
+		for k := 0; k < 4; k++ {
+			p("VMOVDQU32 %d(SI), Z%d", 4608+64*k, 8+k)
+		}
+		for r := 0; r < nr; r++ {
+			p("VPXORD Z%d, Z%d, Z%d", 16+r, 16+r, 16+r)
+			for k := 0; k < 4; k++ {
+				p("VPDPWSSD.BCST %s, Z%d, Z%d", act(r, 288+4*k), 8+k, 16+r)
+			}
+		}
+		p("VMOVUPS 4864(SI), Z12")
+		p("VMOVUPS 4928(SI), Z13")
+		for r := 0; r < nr; r++ {
+			p("VMULPS.BCST %d(DX), Z12, Z28", 4*r)
+			p("VMULPS.BCST %d(DX), Z13, Z29", 4*r)
+			p("VCVTDQ2PS Z%d, Z30", 22+r)
+			p("VMULPS Z28, Z30, Z30")
+			p("VCVTDQ2PS Z%d, Z31", 16+r)
+			p("VMULPS Z29, Z31, Z31")
+			p("VSUBPS Z31, Z30, Z30")
+			p("VADDPS Z30, Z%d, Z%d", r, r)
+		}
+		p("ADDQ $%d, SI", packQ4_KBytes)
+		p("ADDQ R12, DI")
+		p("ADDQ R13, DX")
+		p("DECQ CX")
+		p("JNZ kloop%d", nr)
+		p("MOVQ dst+0(FP), AX")
+		p("MOVQ ldDst+8(FP), BX")
+		p("SHLQ $2, BX")
+		for r := 0; r < nr; r++ {
+			p("VMOVUPS Z%d, (AX)", r)
 			if r < nr-1 {
 				p("ADDQ BX, AX")
 			}
