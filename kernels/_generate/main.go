@@ -1052,7 +1052,7 @@ func genPackQ4_K() {
 	p("VPANDD.BCST k034<>(SB), Z9, Z9")
 	p("VPSLLD $4, Z9, Z9")
 	p("VPANDD.BCST nib4<>(SB), Z3, Z10")
-	p("VPORD Z10, Z9, Z9")              // sc 4..7
+	p("VPORD Z10, Z9, Z9")               // sc 4..7
 	p("VPANDD.BCST k3f4<>(SB), Z2, Z10") // m 0..3
 	p("VPSRLD $6, Z2, Z11")
 	p("VPANDD.BCST k034<>(SB), Z11, Z11")
