@@ -56,6 +56,10 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 			v.attention(a, s)
 			return
 		}
+		q8dots, q8axpys := g.q8dots, g.q8axpys
+		if q8dots == nil {
+			q8dots, q8axpys = dotsQ8Asm, axpysQ8Asm
+		}
 		buf := s.Floats(attnQueries*(hd+2) + attnQueries*attnKeys + kvScratch(a))
 		acc := buf[:attnQueries*hd]
 		mx := buf[attnQueries*hd : attnQueries*hd+attnQueries]
@@ -82,7 +86,7 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 				// decoded into kb and vb once for a whole tile of rows;
 				// fewer rows than the micro-kernel's (decode) read them
 				// in place (fused).
-				fused := a.K16 != nil && rowsT == r0
+				fused := (a.K16 != nil || a.K8 != nil) && rowsT == r0
 				var K, V []float32
 				var ld int
 				if !fused {
@@ -101,7 +105,9 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 					}
 				}
 				for r := rowsT; r < r1; r++ {
-					if fused {
+					if fused && a.K8 != nil {
+						q8dots(&S[(r-r0)*attnKeys], &a.Q[r*a.LdQ], &a.K8[k0*a.LdKV], a.LdKV, k1-k0, hd, 1)
+					} else if fused {
 						dotsF16Asm(&S[(r-r0)*attnKeys], &a.Q[r*a.LdQ], &a.K16[k0*a.LdKV], a.LdKV, k1-k0, hd, 1)
 					} else {
 						dotsAsm(&S[(r-r0)*attnKeys], &a.Q[r*a.LdQ], &K[0], ld, k1-k0, hd, 1)
@@ -145,7 +151,9 @@ func (g gemm) attention(v *Variant) func(a *Attn, s *Scratch) {
 						sc[j] = float32(math.Exp(float64(sc[j] - m)))
 						sum[t] += sc[j]
 					}
-					if fused {
+					if fused && a.K8 != nil {
+						q8axpys(&ar[0], &sc[0], &a.V8[k0*a.LdKV], a.LdKV, n, hd)
+					} else if fused {
 						axpysF16Asm(&ar[0], &sc[0], &a.V16[k0*a.LdKV], a.LdKV, n, hd)
 					} else {
 						axpysAsm(&ar[0], &sc[0], &V[0], ld, n, hd)
@@ -188,6 +196,30 @@ func dotsF16Asm(out *float32, q *float32, k *uint16, ldk, n, hd int, scale float
 
 //go:noescape
 func axpysF16Asm(acc *float32, p *float32, v *uint16, ldv, n, hd int)
+
+// q8ToFloatAVX2 is Q8ToFloat in assembly.
+func q8ToFloatAVX2(dst []float32, src []byte) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:Q8Row(len(dst))]
+	q8ToFloatAsm(&dst[0], &src[0], len(dst))
+}
+
+//go:noescape
+func q8ToFloatAsm(dst *float32, src *byte, n int)
+
+//go:noescape
+func dotsQ8Asm(out *float32, q *float32, k *byte, ldk, n, hd int, scale float32)
+
+//go:noescape
+func axpysQ8Asm(acc *float32, p *float32, v *byte, ldv, n, hd int)
+
+//go:noescape
+func dotsQ8Avx512(out *float32, q *float32, k *byte, ldk, n, hd int, scale float32)
+
+//go:noescape
+func axpysQ8Avx512(acc *float32, p *float32, v *byte, ldv, n, hd int)
 
 //go:noescape
 func halfToFloatAsm(dst *float32, src *uint16, n int)

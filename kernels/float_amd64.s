@@ -854,3 +854,296 @@ hax8key:
 haxdone:
 	VZEROUPPER
 	RET
+
+// func q8ToFloatAsm(dst *float32, src *byte, n int)
+// A Q8 row of n values (a multiple of 32): n int8 quants, then n/32
+// float32 scales; dst[i] = scale·quant, as q8ToFloat.
+TEXT ·q8ToFloatAsm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	LEAQ (SI)(CX*1), DX
+q8f:
+	VBROADCASTSS (DX), Y4
+	VPMOVSXBD (SI), Y0
+	VPMOVSXBD 8(SI), Y1
+	VPMOVSXBD 16(SI), Y2
+	VPMOVSXBD 24(SI), Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y4, Y0, Y0
+	VMULPS Y4, Y1, Y1
+	VMULPS Y4, Y2, Y2
+	VMULPS Y4, Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $32, SI
+	ADDQ $128, DI
+	ADDQ $4, DX
+	SUBQ $32, CX
+	JNZ q8f
+	VZEROUPPER
+	RET
+
+// func dotsQ8Asm(out *float32, q *float32, k *byte, ldk, n, hd int, scale float32)
+// dotsAsm on Q8 key rows (ldk bytes apart, hd a multiple of 32), each
+// value decoded as q8ToFloatAsm does just before its FMA: the same sums
+// as dotsAsm on the decoded keys.
+TEXT ·dotsQ8Asm(SB), NOSPLIT, $0-52
+	MOVQ out+0(FP), AX
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DI
+	MOVQ ldk+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ hd+40(FP), R9
+	VMOVSS scale+48(FP), X6
+	TESTQ CX, CX
+	JEQ qdotsdone
+qdotskey:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ R10, R10
+	LEAQ (DI)(R9*1), DX // the row's scales
+qdots32:
+	VBROADCASTSS (DX), Y7
+	VPMOVSXBD (DI)(R10*1), Y4
+	VPMOVSXBD 8(DI)(R10*1), Y5
+	VCVTDQ2PS Y4, Y4
+	VCVTDQ2PS Y5, Y5
+	VMULPS Y7, Y4, Y4
+	VMULPS Y7, Y5, Y5
+	VMOVUPS (SI)(R10*4), Y2
+	VMOVUPS 32(SI)(R10*4), Y3
+	VFMADD231PS Y4, Y2, Y0
+	VFMADD231PS Y5, Y3, Y1
+	VPMOVSXBD 16(DI)(R10*1), Y4
+	VPMOVSXBD 24(DI)(R10*1), Y5
+	VCVTDQ2PS Y4, Y4
+	VCVTDQ2PS Y5, Y5
+	VMULPS Y7, Y4, Y4
+	VMULPS Y7, Y5, Y5
+	VMOVUPS 64(SI)(R10*4), Y2
+	VMOVUPS 96(SI)(R10*4), Y3
+	VFMADD231PS Y4, Y2, Y0
+	VFMADD231PS Y5, Y3, Y1
+	ADDQ $4, DX
+	ADDQ $32, R10
+	CMPQ R10, R9
+	JLT qdots32
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMULSS X6, X0, X0
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	ADDQ R8, DI
+	DECQ CX
+	JNZ qdotskey
+qdotsdone:
+	VZEROUPPER
+	RET
+
+// func axpysQ8Asm(acc *float32, p *float32, v *byte, ldv, n, hd int)
+// axpysAsm on Q8 value rows (ldv bytes apart, hd a multiple of 32), each
+// value decoded as q8ToFloatAsm does just before its FMA.
+TEXT ·axpysQ8Asm(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), DI
+	MOVQ p+8(FP), DX
+	MOVQ v+16(FP), SI
+	MOVQ ldv+24(FP), R8
+	MOVQ n+32(FP), R9
+	MOVQ hd+40(FP), R10
+	LEAQ (SI)(R10*1), BX // the first row's scales
+	TESTQ R9, R9
+	JEQ qaxdone
+qax32:
+	CMPQ R10, $32
+	JLT qaxdone
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	MOVQ SI, R11
+	MOVQ BX, R12
+	XORQ CX, CX
+qax32key:
+	VBROADCASTSS (DX)(CX*4), Y8
+	VBROADCASTSS (R12), Y13
+	VPMOVSXBD (R11), Y9
+	VPMOVSXBD 8(R11), Y10
+	VPMOVSXBD 16(R11), Y11
+	VPMOVSXBD 24(R11), Y12
+	VCVTDQ2PS Y9, Y9
+	VCVTDQ2PS Y10, Y10
+	VCVTDQ2PS Y11, Y11
+	VCVTDQ2PS Y12, Y12
+	VMULPS Y13, Y9, Y9
+	VMULPS Y13, Y10, Y10
+	VMULPS Y13, Y11, Y11
+	VMULPS Y13, Y12, Y12
+	VFMADD231PS Y9, Y8, Y0
+	VFMADD231PS Y10, Y8, Y1
+	VFMADD231PS Y11, Y8, Y2
+	VFMADD231PS Y12, Y8, Y3
+	ADDQ R8, R11
+	ADDQ R8, R12
+	INCQ CX
+	CMPQ CX, R9
+	JLT qax32key
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $32, SI
+	ADDQ $4, BX
+	SUBQ $32, R10
+	JMP qax32
+qaxdone:
+	VZEROUPPER
+	RET
+
+// func dotsQ8Avx512(out *float32, q *float32, k *byte, ldk, n, hd int, scale float32)
+// dotsQ8Asm on zmm registers: Z0's lane l accumulates the values i with
+// i mod 16 = l, as Y0 (l < 8) and Y1 (l >= 8) do there, in the same order,
+// and the two halves are added as Y0 + Y1: the same float32 result.
+TEXT ·dotsQ8Avx512(SB), NOSPLIT, $0-52
+	MOVQ out+0(FP), AX
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DI
+	MOVQ ldk+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ hd+40(FP), R9
+	VMOVSS scale+48(FP), X6
+	TESTQ CX, CX
+	JEQ zdotsdone
+zdotskey:
+	VPXORD Z0, Z0, Z0
+	XORQ R10, R10
+	LEAQ (DI)(R9*1), DX
+zdots32:
+	VBROADCASTSS (DX), Z7
+	VPMOVSXBD (DI)(R10*1), Z4
+	VPMOVSXBD 16(DI)(R10*1), Z5
+	VCVTDQ2PS Z4, Z4
+	VCVTDQ2PS Z5, Z5
+	VMULPS Z7, Z4, Z4
+	VMULPS Z7, Z5, Z5
+	VFMADD231PS (SI)(R10*4), Z4, Z0
+	VFMADD231PS 64(SI)(R10*4), Z5, Z0
+	ADDQ $4, DX
+	ADDQ $32, R10
+	CMPQ R10, R9
+	JLT zdots32
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMULSS X6, X0, X0
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	ADDQ R8, DI
+	DECQ CX
+	JNZ zdotskey
+zdotsdone:
+	VZEROUPPER
+	RET
+
+// func axpysQ8Avx512(acc *float32, p *float32, v *byte, ldv, n, hd int)
+// axpysQ8Asm on zmm registers, 64 values at a time (per lane the same
+// FMAs in the same order).
+TEXT ·axpysQ8Avx512(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), DI
+	MOVQ p+8(FP), DX
+	MOVQ v+16(FP), SI
+	MOVQ ldv+24(FP), R8
+	MOVQ n+32(FP), R9
+	MOVQ hd+40(FP), R10
+	LEAQ (SI)(R10*1), BX
+	TESTQ R9, R9
+	JEQ zaxdone
+zax64:
+	CMPQ R10, $64
+	JLT zax32
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ SI, R11
+	MOVQ BX, R12
+	XORQ CX, CX
+zax64key:
+	VBROADCASTSS (DX)(CX*4), Z8
+	VBROADCASTSS (R12), Z13
+	VBROADCASTSS 4(R12), Z14
+	VPMOVSXBD (R11), Z9
+	VPMOVSXBD 16(R11), Z10
+	VPMOVSXBD 32(R11), Z11
+	VPMOVSXBD 48(R11), Z12
+	VCVTDQ2PS Z9, Z9
+	VCVTDQ2PS Z10, Z10
+	VCVTDQ2PS Z11, Z11
+	VCVTDQ2PS Z12, Z12
+	VMULPS Z13, Z9, Z9
+	VMULPS Z13, Z10, Z10
+	VMULPS Z14, Z11, Z11
+	VMULPS Z14, Z12, Z12
+	VFMADD231PS Z9, Z8, Z0
+	VFMADD231PS Z10, Z8, Z1
+	VFMADD231PS Z11, Z8, Z2
+	VFMADD231PS Z12, Z8, Z3
+	ADDQ R8, R11
+	ADDQ R8, R12
+	INCQ CX
+	CMPQ CX, R9
+	JLT zax64key
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ $64, SI
+	ADDQ $8, BX
+	SUBQ $64, R10
+	JMP zax64
+zax32:
+	TESTQ R10, R10
+	JEQ zaxdone
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	MOVQ SI, R11
+	MOVQ BX, R12
+	XORQ CX, CX
+zax32key:
+	VBROADCASTSS (DX)(CX*4), Z8
+	VBROADCASTSS (R12), Z13
+	VPMOVSXBD (R11), Z9
+	VPMOVSXBD 16(R11), Z10
+	VCVTDQ2PS Z9, Z9
+	VCVTDQ2PS Z10, Z10
+	VMULPS Z13, Z9, Z9
+	VMULPS Z13, Z10, Z10
+	VFMADD231PS Z9, Z8, Z0
+	VFMADD231PS Z10, Z8, Z1
+	ADDQ R8, R11
+	ADDQ R8, R12
+	INCQ CX
+	CMPQ CX, R9
+	JLT zax32key
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+zaxdone:
+	VZEROUPPER
+	RET

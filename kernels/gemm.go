@@ -22,6 +22,11 @@ type gemm struct {
 	// gemv32 and gemv16 are 1 x nr kernels for the rows the tiles of mr
 	// leave over, and for inputs of fewer than mr rows (decode).
 	gemv32, gemv16 gemmKernel
+	// q8dots and q8axpys are attention's fused Q8 loops (float_amd64.go;
+	// nil: the ymm ones). The F16 ones stay ymm: zmm measured no faster,
+	// the loop being bound by memory.
+	q8dots  func(out *float32, q *float32, k *byte, ldk, n, hd int, scale float32)
+	q8axpys func(acc *float32, p *float32, v *byte, ldv, n, hd int)
 }
 
 func (g gemm) matMul(v *Variant) func(dst []float32, ldDst int, x []float32, ldX, n int, w *Matrix, o0, o1 int, s *Scratch) {

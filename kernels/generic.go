@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"math"
 
 	"maira/quant/dtype"
@@ -15,7 +16,7 @@ import (
 var generic = func() *Variant {
 	g := &Variant{Name: "generic", Dot: dot, Axpy: axpy, Gather: gather,
 		LayerNorm: layerNorm, RMSNorm: rmsNorm, GELU: gelu, SiLUMul: siluMul, RoPE: rope,
-		HalfToFloat: halfToFloat, FloatToHalf: floatToHalf}
+		HalfToFloat: halfToFloat, FloatToHalf: floatToHalf, Q8ToFloat: q8ToFloat, FloatToQ8: floatToQ8}
 	g.MatMul = g.matMul
 	g.Attention = g.attention
 	return g
@@ -189,14 +190,56 @@ func floatToHalf(dst []uint16, src []float32) {
 	}
 }
 
+// Q8Row returns the bytes of a Q8 row of n values (Q8ToFloat).
+func Q8Row(n int) int { return n + n/8 }
+
+func q8ToFloat(dst []float32, src []byte) {
+	n := len(dst)
+	src = src[:Q8Row(n)]
+	for b := 0; b < n/32; b++ {
+		d := math.Float32frombits(binary.LittleEndian.Uint32(src[n+4*b:]))
+		for i, q := range src[32*b : 32*b+32] {
+			dst[32*b+i] = d * float32(int8(q))
+		}
+	}
+}
+
+func floatToQ8(dst []byte, src []float32) {
+	n := len(src)
+	dst = dst[:Q8Row(n)]
+	for b := 0; b < n/32; b++ {
+		xs := src[32*b : 32*b+32]
+		var amax float32
+		for _, v := range xs {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		d := amax / 127
+		var inv float32
+		if d != 0 {
+			inv = 1 / d
+		}
+		for i, v := range xs {
+			dst[32*b+i] = byte(int8(round(v * inv)))
+		}
+		binary.LittleEndian.PutUint32(dst[n+4*b:], math.Float32bits(d))
+	}
+}
+
 // kvBlock returns keys and values [k0, k1) of a as float32 rows ld apart,
-// key j at (j-k0)·ld: a.K and a.V themselves, or a.K16 and a.V16 decoded
-// into kb and vb (attnKeys·HeadDim values each).
+// key j at (j-k0)·ld: a.K and a.V themselves, or the F16 or Q8 ones
+// decoded into kb and vb (attnKeys·HeadDim values each).
 func (v *Variant) kvBlock(a *Attn, k0, k1 int, kb, vb []float32) (K, V []float32, ld int) {
+	hd := a.HeadDim
+	if a.K8 != nil {
+		for j := k0; j < k1; j++ {
+			v.Q8ToFloat(kb[(j-k0)*hd:(j-k0+1)*hd], a.K8[j*a.LdKV:])
+			v.Q8ToFloat(vb[(j-k0)*hd:(j-k0+1)*hd], a.V8[j*a.LdKV:])
+		}
+		return kb, vb, hd
+	}
 	if a.K16 == nil {
 		return a.K[k0*a.LdKV:], a.V[k0*a.LdKV:], a.LdKV
 	}
-	hd := a.HeadDim
 	if a.LdKV == hd { // one head's keys stored together: one run
 		n := (k1 - k0) * hd
 		v.HalfToFloat(kb[:n], a.K16[k0*hd:])
@@ -213,7 +256,7 @@ func (v *Variant) kvBlock(a *Attn, k0, k1 int, kb, vb []float32) (K, V []float32
 // kvScratch is the room kvBlock needs for a decoded block of keys and
 // values (none for float32 ones).
 func kvScratch(a *Attn) int {
-	if a.K16 == nil {
+	if a.K16 == nil && a.K8 == nil {
 		return 0
 	}
 	return 2 * attnKeys * a.HeadDim

@@ -120,3 +120,81 @@ func dtypeDecode(dst []float32, src []uint16) {
 		dst[i] = dtype.FP16ToFP32(h)
 	}
 }
+
+// TestQ8Rows holds FloatToQ8 to its definition (scale max|x|/127, each
+// value within half a step, an all-zero block) and every variant's
+// Q8ToFloat to the generic decoding bit for bit.
+func TestQ8Rows(t *testing.T) {
+	r := rand.New(rand.NewPCG(55, 56))
+	g := Generic()
+	for _, n := range []int{32, 64, 128, 96} {
+		x := randSlice(r, n, 3)
+		if n == 96 {
+			clear(x[32:64])
+		}
+		row := make([]byte, Q8Row(n)+1)
+		row[Q8Row(n)] = 0x5a
+		g.FloatToQ8(row[:Q8Row(n)], x)
+		if row[Q8Row(n)] != 0x5a {
+			t.Fatalf("n=%d: wrote past the row", n)
+		}
+		want := make([]float32, n)
+		g.Q8ToFloat(want, row)
+		for b := 0; b < n/32; b++ {
+			var amax float64
+			for _, v := range x[32*b : 32*b+32] {
+				amax = max(amax, math.Abs(float64(v)))
+			}
+			d := float32(amax) / 127
+			for i := 32 * b; i < 32*b+32; i++ {
+				if math.Abs(float64(want[i]-x[i])) > float64(d)/2*1.0001 {
+					t.Fatalf("n=%d [%d]: %g decodes to %g, step %g", n, i, x[i], want[i], d)
+				}
+			}
+		}
+		forEachVariant(t, func(t *testing.T, v *Variant) {
+			got := make([]float32, n)
+			v.Q8ToFloat(got, row)
+			if !floatsEqual(got, want) {
+				t.Fatalf("n=%d: Q8ToFloat differs from generic's", n)
+			}
+		})
+	}
+}
+
+// TestAttentionQ8MatchesFloat runs every variant's attention on Q8 keys
+// and values (heads of 32, 64 and 128; rows packed, and padded apart) and
+// holds it bit for bit to the same variant on their decoded values.
+func TestAttentionQ8MatchesFloat(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v *Variant) {
+		r := rand.New(rand.NewPCG(57, 58))
+		for _, c := range attnCases {
+			if c.hd%32 != 0 {
+				continue
+			}
+			for _, pad := range []int{0, 12} {
+				c := c
+				c.ld = c.hd
+				a, _ := c.make(r)
+				rb := Q8Row(c.hd) + pad
+				k8, v8 := make([]byte, c.keys*rb), make([]byte, c.keys*rb)
+				for j := 0; j < c.keys; j++ {
+					v.FloatToQ8(k8[j*rb:], a.K[j*c.hd:(j+1)*c.hd])
+					v.FloatToQ8(v8[j*rb:], a.V[j*c.hd:(j+1)*c.hd])
+					Generic().Q8ToFloat(a.K[j*c.hd:(j+1)*c.hd], k8[j*rb:])
+					Generic().Q8ToFloat(a.V[j*c.hd:(j+1)*c.hd], v8[j*rb:])
+				}
+				var s Scratch
+				v.Attention(a, &s)
+				want := append([]float32(nil), a.Out...)
+				h := *a
+				h.K, h.V, h.K8, h.V8, h.LdKV = nil, nil, k8, v8, rb
+				h.Out = make([]float32, len(a.Out))
+				v.Attention(&h, &s)
+				if !floatsEqual(h.Out, want) {
+					t.Errorf("%s, rows %d bytes apart: q8 keys and values give other results than their float32 values", c.name, rb)
+				}
+			}
+		}
+	})
+}

@@ -82,6 +82,14 @@ type Variant struct {
 	// key/value cache in F16 is written and read through these.
 	HalfToFloat func(dst []float32, src []uint16)
 	FloatToHalf func(dst []uint16, src []float32)
+	// Q8ToFloat decodes a Q8 row of len(dst) values (a multiple of 32):
+	// src holds len(dst) int8 quants, then one little-endian float32 scale
+	// per 32, each value scale·quant (one float32 product). FloatToQ8
+	// encodes len(src) values into such a row: per 32, scale = max|x|/127
+	// and quant = x/scale rounded to nearest even (ActQ8's rule). The
+	// key/value cache in Q8_0 is written and read through these.
+	Q8ToFloat func(dst []float32, src []byte)
+	FloatToQ8 func(dst []byte, src []float32)
 
 	// The quantized path (quant.go). Act says which activation format
 	// this variant's integer dot products pair with weights of type t;
@@ -109,9 +117,11 @@ type Variant struct {
 
 // Attn describes one head of attention over a tile of query rows. Q, K, V
 // and Out start at the head's first column; rows are Ld* values apart.
-// Keys and values are float32 in K and V, or binary16 in K16 and V16 (K and
-// V nil), which the kernels decode exactly a block of keys at a time: the
-// result is the float32 computation on the decoded values.
+// Keys and values are float32 in K and V, binary16 in K16 and V16, or Q8
+// rows (Q8ToFloat; LdKV then counts bytes) in K8 and V8, the unused ones
+// nil. The kernels decode the smaller types exactly, a block of keys at a
+// time or in their inner loops: the result is the float32 computation on
+// the decoded values.
 type Attn struct {
 	Out      []float32
 	LdOut    int
@@ -119,6 +129,7 @@ type Attn struct {
 	LdQ      int
 	K, V     []float32
 	K16, V16 []uint16
+	K8, V8   []byte
 	LdKV     int
 
 	Rows    int // query rows
@@ -271,6 +282,12 @@ func fill(v, g *Variant) {
 	}
 	if v.FloatToHalf == nil {
 		v.FloatToHalf = g.FloatToHalf
+	}
+	if v.Q8ToFloat == nil {
+		v.Q8ToFloat = g.Q8ToFloat
+	}
+	if v.FloatToQ8 == nil {
+		v.FloatToQ8 = g.FloatToQ8
 	}
 	if v.qdots != nil {
 		for t, f := range goQdots {

@@ -61,18 +61,18 @@ func hasAVX512VNNI() bool {
 func init() {
 	avx2 := &Variant{Name: "avx2", Priority: 10, Available: hasAVX2,
 		Dot: dotAVX2, Axpy: axpyAVX2, GELU: geluAVX2, Quantize: quantizeRowsAVX2,
-		HalfToFloat: halfToFloatF16C, FloatToHalf: floatToHalfF16C,
+		HalfToFloat: halfToFloatF16C, FloatToHalf: floatToHalfF16C, Q8ToFloat: q8ToFloatAVX2,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileAvx2, 4),
 			dtype.Q8_0: wrapTile(q8_0TileAvx2, 4),
 			dtype.Q4_K: wrap(q4_KDotAvx2),
 		}}
-	g2 := gemm{3, 3, gemmF32Avx2, gemmF16Avx2, gemvF32x3Avx2, gemvF16x3Avx2}
+	g2 := gemm{3, 3, gemmF32Avx2, gemmF16Avx2, gemvF32x3Avx2, gemvF16x3Avx2, nil, nil}
 	avx2.MatMul, avx2.Attention = g2.matMul(avx2), g2.attention(avx2)
 	Register(avx2)
 	avx512 := &Variant{Name: "avx512", Priority: 20, Available: hasAVX512VNNI,
 		Dot: dotAVX2, Axpy: axpyAVX2, GELU: geluAVX2, Quantize: quantizeRowsAVX2,
-		HalfToFloat: halfToFloatF16C, FloatToHalf: floatToHalfF16C,
+		HalfToFloat: halfToFloatF16C, FloatToHalf: floatToHalfF16C, Q8ToFloat: q8ToFloatAVX2,
 		tileRows: 8,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileAvx512, 8),
@@ -84,7 +84,7 @@ func init() {
 		dtype.Q4_0: {blockBytes: 8*64 + 64, rows: 8, pack: q4_0PackAvx512, tile: q4_0PackedTileAvx512},
 		dtype.Q4_K: {blockBytes: 4992, rows: 6, pack: q4_KPackAvx512, tile: q4_KPackedTileAvx512},
 	}
-	g5 := gemm{4, 4, gemmF32Avx512, gemmF16Avx512, gemvF32x4Avx2, gemvF16x4Avx2}
+	g5 := gemm{4, 4, gemmF32Avx512, gemmF16Avx512, gemvF32x4Avx2, gemvF16x4Avx2, dotsQ8Avx512, axpysQ8Avx512}
 	avx512.MatMul, avx512.Attention = g5.matMul(avx512), g5.attention(avx512)
 	Register(avx512)
 }

@@ -110,15 +110,29 @@ type cpuTensor struct {
 // prefetchers follow; rows interleaving the heads (a 256-byte piece per
 // 8 KB row in F16) read at half the rate (kernels'
 // BenchmarkAttentionDecode, f32/rows against f32/heads).
+//
+// In Q8_0 a head's row is kernels' Q8 row: hd int8 quants, then a float32
+// scale per 32 (Q8_0's blocks with float32 scales, 144 bytes for 128
+// values against 256 in F16).
 type kvStore struct {
 	t                    dtype.Type
 	positions, heads, hd int
 	f32                  []float32
 	f16                  []uint16
+	q8                   []byte
 }
 
-// at returns the offset of head h at position p.
-func (s *kvStore) at(h, p int) int { return (h*s.positions + p) * s.hd }
+// at returns the offset of head h at position p, in values (F32, F16) or
+// bytes (Q8_0).
+func (s *kvStore) at(h, p int) int { return (h*s.positions + p) * s.row() }
+
+// row returns the values or bytes of one head at one position.
+func (s *kvStore) row() int {
+	if s.t == dtype.Q8_0 {
+		return kernels.Q8Row(s.hd)
+	}
+	return s.hd
+}
 
 func (t *cpuTensor) Rows() int { return t.rows }
 func (t *cpuTensor) Cols() int { return t.cols }
@@ -158,17 +172,23 @@ func (c *CPU) Alloc(rows, cols int) (Tensor, error) {
 // AllocCache returns a zeroed key or value cache in host memory (see
 // kvStore for its layout).
 func (c *CPU) AllocCache(t dtype.Type, positions, heads, headDim int) (Tensor, error) {
-	if t != dtype.F32 && t != dtype.F16 {
-		return nil, fmt.Errorf("key/value cache of type %s: want f32 or f16", t)
+	if t != dtype.F32 && t != dtype.F16 && t != dtype.Q8_0 {
+		return nil, fmt.Errorf("key/value cache of type %s: want f32, f16 or q8_0", t)
 	}
-	if positions <= 0 || heads <= 0 || headDim <= 0 || positions > math.MaxInt32 || heads*headDim > math.MaxInt32 || positions > math.MaxInt/(heads*headDim) {
+	if positions <= 0 || heads <= 0 || headDim <= 0 || positions > math.MaxInt32 || heads*headDim > math.MaxInt32 || positions > math.MaxInt/(2*heads*headDim) {
 		return nil, fmt.Errorf("key/value cache of %d positions of %d heads of %d", positions, heads, headDim)
 	}
+	if t == dtype.Q8_0 && headDim%32 != 0 {
+		return nil, fmt.Errorf("key/value cache of type q8_0 for heads of %d: want a multiple of 32", headDim)
+	}
 	s := &kvStore{t: t, positions: positions, heads: heads, hd: headDim}
-	if t == dtype.F16 {
-		s.f16 = make([]uint16, positions*heads*headDim)
-	} else {
-		s.f32 = make([]float32, positions*heads*headDim)
+	switch n := positions * heads * s.row(); t {
+	case dtype.F16:
+		s.f16 = make([]uint16, n)
+	case dtype.Q8_0:
+		s.q8 = make([]byte, n)
+	default:
+		s.f32 = make([]float32, n)
 	}
 	return &cpuTensor{rows: positions, cols: heads * headDim, kv: s}, nil
 }
@@ -216,9 +236,12 @@ func (c *CPU) Read(src Tensor, dst []float32) error {
 	for r := 0; r < x.rows; r++ {
 		for h := 0; h < s.heads; h++ {
 			d, o := dst[r*x.cols+h*s.hd:r*x.cols+(h+1)*s.hd], s.at(h, x.row0+r)
-			if s.f16 != nil {
+			switch {
+			case s.f16 != nil:
 				c.k.HalfToFloat(d, s.f16[o:o+s.hd])
-			} else {
+			case s.q8 != nil:
+				c.k.Q8ToFloat(d, s.q8[o:o+s.row()])
+			default:
 				copy(d, s.f32[o:o+s.hd])
 			}
 		}
@@ -234,9 +257,12 @@ func (c *CPU) store(x *cpuTensor, src []float32) {
 		for r := lo; r < hi; r++ {
 			for h := 0; h < s.heads; h++ {
 				v, o := src[r*x.cols+h*s.hd:r*x.cols+(h+1)*s.hd], s.at(h, x.row0+r)
-				if s.f16 != nil {
+				switch {
+				case s.f16 != nil:
 					c.k.FloatToHalf(s.f16[o:o+s.hd], v)
-				} else {
+				case s.q8 != nil:
+					c.k.FloatToQ8(s.q8[o:o+s.row()], v)
+				default:
 					copy(s.f32[o:o+s.hd], v)
 				}
 			}
@@ -510,6 +536,9 @@ func (c *CPU) Attention(dst, q, k, v Tensor, a Attn) {
 			case s.f16 != nil:
 				o := s.at(kh, kt.row0)
 				ka.K16, ka.V16, ka.LdKV = s.f16[o:], vt.kv.f16[o:], hd
+			case s.q8 != nil:
+				o := s.at(kh, kt.row0)
+				ka.K8, ka.V8, ka.LdKV = s.q8[o:], vt.kv.q8[o:], s.row()
 			default:
 				o := s.at(kh, kt.row0)
 				ka.K, ka.V, ka.LdKV = s.f32[o:], vt.kv.f32[o:], hd

@@ -28,7 +28,7 @@ func addEngineFlags(c *cli) engineFlags {
 		model:   c.String("model", "", "model file (a GGUF from maira quant)"),
 		backend: c.String("backend", "auto", "compute backend: auto, cpu or cuda"),
 		threads: c.Int("threads", 0, "CPU threads (default: one per core)"),
-		kvCache: c.String("kv-cache", "f16", "key/value cache type: f16 (half the memory and bandwidth) or f32"),
+		kvCache: c.String("kv-cache", "f16", "key/value cache type: f16, q8_0 (smaller, coarser) or f32"),
 	}
 }
 
@@ -55,7 +55,7 @@ func (f engineFlags) cache() (dtype.Type, error) {
 			return t, nil
 		}
 	}
-	return 0, usagef("--kv-cache %q: want f16 or f32", *f.kvCache)
+	return 0, usagef("--kv-cache %q: want f16, q8_0 or f32", *f.kvCache)
 }
 
 // engine loads the model for drafting reports.

@@ -503,13 +503,20 @@ func TestQuantizedLogitsMatchReference(t *testing.T) {
 	}
 }
 
-// TestF16CacheNearF32 runs the prompt and 20 steps with an F16 cache,
-// feeding the tokens the F32 cache's session picks, and holds every
-// step's logits to the F32 session's: cosine similarity at least 0.9999,
-// and the same greedy token wherever the F32 top-two margin exceeds the
+// TestSmallCachesNearF32 runs the prompt and 20 steps of the small preset
+// with an F16 and a Q8_0 cache, feeding the tokens the F32 cache's session picks, and holds
+// every step's logits to the F32 session's: cosine similarity at least
+// 0.9999 (F16) or 0.999 (Q8_0, the engine's bound for Q8_0 weights), and
+// the same greedy token wherever the F32 top-two margin exceeds twice the
 // largest logit difference.
-func TestF16CacheNearF32(t *testing.T) {
-	m, _ := open(t, tinyPath, 2)
+func TestSmallCachesNearF32(t *testing.T) {
+	// The small preset: Q8_0 rows need heads of a multiple of 32 (tiny's
+	// are 16).
+	path := filepath.Join(t.TempDir(), "small.gguf")
+	if err := writeModel(path, "small", dtype.F32); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := open(t, path, 2)
 	const steps = 20
 	run := func(cache dtype.Type, feed []int32) (tokens []int32, logits [][]float32) {
 		s, err := m.NewSession(len(prompt)+steps, cache)
@@ -541,22 +548,27 @@ func TestF16CacheNearF32(t *testing.T) {
 		}
 	}
 	want, wantLogits := run(dtype.F32, nil)
-	got, gotLogits := run(dtype.F16, want)
-	worstCos, worstDiff := 1.0, 0.0
-	for i := range wantLogits {
-		cos, diff := cosine(gotLogits[i], wantLogits[i]), maxAbsDiff(gotLogits[i], wantLogits[i])
-		worstCos, worstDiff = min(worstCos, cos), max(worstDiff, diff)
-		if cos < 0.9999 {
-			t.Errorf("step %d: logits cosine %.6f with the F32 cache", i, cos)
+	for _, c := range []struct {
+		cache  dtype.Type
+		minCos float64
+	}{{dtype.F16, 0.9999}, {dtype.Q8_0, 0.999}} {
+		got, gotLogits := run(c.cache, want)
+		worstCos, worstDiff := 1.0, 0.0
+		for i := range wantLogits {
+			cos, diff := cosine(gotLogits[i], wantLogits[i]), maxAbsDiff(gotLogits[i], wantLogits[i])
+			worstCos, worstDiff = min(worstCos, cos), max(worstDiff, diff)
+			if cos < c.minCos {
+				t.Errorf("%s cache, step %d: logits cosine %.6f with the F32 cache", c.cache, i, cos)
+			}
+			if _, margin := argmax32(wantLogits[i]); got[i] != want[i] && float64(margin) > 2*diff {
+				t.Errorf("%s cache, step %d: token %d, F32 cache %d at a margin of %.3g (logits differ by %.3g)", c.cache, i, got[i], want[i], margin, diff)
+			}
 		}
-		if _, margin := argmax32(wantLogits[i]); got[i] != want[i] && float64(margin) > 2*diff {
-			t.Errorf("step %d: token %d, F32 cache %d at a margin of %.3g (logits differ by %.3g)", i, got[i], want[i], margin, diff)
+		if worstDiff == 0 {
+			t.Errorf("the %s cache gave exactly the F32 cache's logits: keys and values were not rounded", c.cache)
 		}
+		t.Logf("%s cache against F32 over %d steps: worst cosine %.7f, worst logit difference %.3g", c.cache, len(wantLogits), worstCos, worstDiff)
 	}
-	if worstDiff == 0 {
-		t.Error("the F16 cache gave exactly the F32 cache's logits: keys and values were not rounded")
-	}
-	t.Logf("F16 cache against F32 over %d steps: worst cosine %.7f, worst logit difference %.3g", len(wantLogits), worstCos, worstDiff)
 }
 
 func argmax32(l []float32) (int32, float32) {
