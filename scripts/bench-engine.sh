@@ -43,6 +43,7 @@ for t in "${types[@]}"; do
   cat "$f" >/dev/null
   short=$("$BIN" bench --model "$f" --threads "$THREADS" --prompt-tokens 128 --gen-tokens 32 --json)
   long=$("$BIN" bench --model "$f" --threads "$THREADS" --prompt-tokens "$LONG" --gen-tokens 32 --no-image --json --bandwidth-mb 0)
+  long16=$("$BIN" bench --model "$f" --threads "$THREADS" --prompt-tokens "$LONG" --gen-tokens 32 --no-image --json --bandwidth-mb 0 --kv-cache f16)
   "$BIN" export --llm-only "$f" -o "$DIR/v7-$t-llm.gguf" >/dev/null
   cat "$DIR/v7-$t-llm.gguf" >/dev/null
   ls=- ld=- ll=- lp=-
@@ -55,12 +56,13 @@ for t in "${types[@]}"; do
   row "prefill tokens/s, 128" "$(echo "$short" | field prefill_tokens_per_s)" "$lp"
   row "decode tokens/s, short context" "$(echo "$short" | field decode_tokens_per_s)" "$ls"
   row "prefill tokens/s, $LONG" "$(echo "$long" | field prefill_tokens_per_s)" "$ll"
-  row "decode tokens/s after $LONG" "$(echo "$long" | field decode_tokens_per_s)" "$ld"
+  row "decode tokens/s after $LONG (q8_0 cache)" "$(echo "$long" | field decode_tokens_per_s)" "$ld"
+  row "decode tokens/s after $LONG (f16 cache)" "$(echo "$long16" | field decode_tokens_per_s)" "$ld"
   awk -v t="$t" -v bw="$(echo "$short" | field read_bandwidth_gb_s)" -v r="$(echo "$short" | field decode_roofline_tokens_per_s)" \
     -v d="$(echo "$short" | field decode_tokens_per_s)" \
     'BEGIN { printf "| %s | decode vs roofline (read %.1f GB/s) | %.2f | roofline %.2f | %.2f |\n", t, bw, d, r, d / r }'
   echo "| $t | image encode ms (518x518, with projector) | $(echo "$short" | field image_encode_ms) | - | - |"
-  echo "| $t | peak RSS | $(echo "$long" | field peak_rss_bytes) B | - | - |"
+  echo "| $t | peak RSS, $LONG-token prompt (q8_0 cache) | $(echo "$long" | field peak_rss_bytes) B | - | - |"
   rm -f "$DIR/v7-$t-llm.gguf"
 done
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then

@@ -92,7 +92,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if threads <= 0 {
 		threads = goruntime.GOMAXPROCS(0)
 	}
-	cache, _ := ef.cache() // checked by open
+	cache, _ := ef.cache(m.Header.Text) // checked by open
 	res := benchResult{Model: *ef.model, Backend: b.Describe(), Threads: threads, PromptTokens: *promptTokens,
 		GenTokens: *genTokens, LoadMS: ms(time.Since(t0)), KVCache: cache.String()}
 	res.Quantization = draft.Quantization(m)

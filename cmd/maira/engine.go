@@ -9,6 +9,7 @@ import (
 	"maira/models/draft"
 	"maira/models/llama"
 	"maira/quant/dtype"
+	"maira/quant/modelfile"
 	"maira/runtime"
 )
 
@@ -28,7 +29,7 @@ func addEngineFlags(c *cli) engineFlags {
 		model:   c.String("model", "", "model file (a GGUF from maira quant)"),
 		backend: c.String("backend", "auto", "compute backend: auto, cpu or cuda"),
 		threads: c.Int("threads", 0, "CPU threads (default: one per core)"),
-		kvCache: c.String("kv-cache", "f16", "key/value cache type: f16, q8_0 (smaller, coarser) or f32"),
+		kvCache: c.String("kv-cache", "auto", "key/value cache type: q8_0, f16, f32 (larger, closer to exact), or auto (q8_0 where the model's heads split into blocks of 32, else f16)"),
 	}
 }
 
@@ -42,20 +43,27 @@ func (f engineFlags) open() (runtime.Backend, error) {
 	if *f.model == "" {
 		return nil, usagef("--model M.gguf is required")
 	}
-	if _, err := f.cache(); err != nil {
+	if _, err := f.cache(nil); err != nil {
 		return nil, err
 	}
 	return runtime.Open(*f.backend, *f.threads)
 }
 
-// cache returns the --kv-cache type.
-func (f engineFlags) cache() (dtype.Type, error) {
+// cache returns the --kv-cache type for a model of text config c (nil:
+// only check the flag).
+func (f engineFlags) cache(c *modelfile.Text) (dtype.Type, error) {
+	if *f.kvCache == "auto" {
+		if c == nil {
+			return dtype.F16, nil
+		}
+		return llama.DefaultCache(c), nil
+	}
 	for _, t := range llama.CacheTypes {
 		if t.String() == *f.kvCache {
 			return t, nil
 		}
 	}
-	return 0, usagef("--kv-cache %q: want f16, q8_0 or f32", *f.kvCache)
+	return 0, usagef("--kv-cache %q: want auto, q8_0, f16 or f32", *f.kvCache)
 }
 
 // engine loads the model for drafting reports.
@@ -69,7 +77,7 @@ func (f engineFlags) engine() (*draft.Engine, runtime.Backend, error) {
 		b.Close()
 		return nil, nil, err
 	}
-	e.Cache, _ = f.cache() // checked by open
+	e.Cache, _ = f.cache(e.Model.Header.Text) // checked by open
 	return e, b, nil
 }
 

@@ -70,7 +70,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if len(ids) == 0 {
 		return usagef("the prompt is empty")
 	}
-	cache, _ := ef.cache() // checked by open
+	cache, _ := ef.cache(m.Header.Text) // checked by open
 	s, err := m.LLM.NewSession(len(ids)+*maxTokens-1, cache)
 	if err != nil {
 		return fmt.Errorf("%s: %v", *ef.model, err)

@@ -123,6 +123,8 @@ func TestReportBadInput(t *testing.T) {
 		{"no image", []string{"--model", model}, 2, "--image"},
 		{"prior report alone", []string{"--model", model, "--image", image, "--prior-report", "x"}, 2, "--prior"},
 		{"cuda", []string{"--model", model, "--image", image, "--backend", "cuda"}, 1, "cuda backend not available"},
+		{"unknown cache type", []string{"--model", model, "--image", image, "--kv-cache", "q4_0"}, 2, "--kv-cache"},
+		{"q8_0 cache for heads of 16", []string{"--model", model, "--image", image, "--kv-cache", "q8_0"}, 1, "multiple of 32"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +168,7 @@ func TestGenerateTokenizeBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !b.ImageEncodeRun || b.PrefillTPS <= 0 || b.DecodeTPS <= 0 || b.PeakRSSBytes <= 0 || b.ReadGBs <= 0 ||
-		b.RooflineTPS <= 0 || b.ReportMS <= 0 || b.ReportTokens != 5 {
+		b.RooflineTPS <= 0 || b.ReportMS <= 0 || b.ReportTokens != 5 || b.KVCache != "f16" { // auto: heads of 16
 		t.Errorf("bench: %+v", b)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"maira/internal/filehash"
 	"maira/models/imageproc"
+	"maira/models/llama"
 	"maira/models/maira"
 	"maira/models/prompt"
 	"maira/models/report"
@@ -29,7 +30,7 @@ type Engine struct {
 	SHA256    string
 	Generator string // "maira VERSION", recorded in every document
 	// Cache is the key/value cache type of every report (llama.CacheTypes;
-	// Open sets F16).
+	// Open sets llama.DefaultCache).
 	Cache dtype.Type
 }
 
@@ -53,7 +54,7 @@ func Open(path string, b runtime.Backend, hashes *filehash.Cache, generator stri
 		m.Close()
 		return nil, err
 	}
-	return &Engine{Model: m, Tokenizer: tok, SHA256: sum, Generator: generator, Cache: dtype.F16}, nil
+	return &Engine{Model: m, Tokenizer: tok, SHA256: sum, Generator: generator, Cache: llama.DefaultCache(m.Header.Text)}, nil
 }
 
 // Close unloads the model.
