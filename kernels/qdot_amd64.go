@@ -15,12 +15,15 @@ import (
 //	avx2:   AVX2 + FMA + F16C (Haswell, Zen 1 and later)
 //	avx512: AVX-512 F/BW/VL + VNNI on ymm registers (Ice Lake, Zen 4)
 //
-// Q4_0 and Q8_0 run column tiles in both; Q4_K a column tile in avx512
-// and a row-at-a-time kernel in avx2; Q6_K a column tile in avx512 and
-// the Go twin in avx2.
+// Q4_0 and Q8_0 run column tiles in both; Q4_K and Q6_K column tiles in
+// avx512 and row-at-a-time kernels in avx2; Q4_0 and Q4_K packed zmm
+// tiles for prefill in avx512.
 
 //go:noescape
 func q4_KDotAvx2(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
+
+//go:noescape
+func q6_KDotAvx2(out *[4]float32, w *byte, nb int, q *byte, d *float32, ldq, ldd, nr int)
 
 //go:noescape
 func q6_KTileAvx512(dst *float32, ldDst int, w *byte, rb, nb int, q *byte, qstride int, d *float32, dstride, nr int)
@@ -66,6 +69,7 @@ func init() {
 			dtype.Q4_0: wrapTile(q4_0TileAvx2, 4),
 			dtype.Q8_0: wrapTile(q8_0TileAvx2, 4),
 			dtype.Q4_K: wrap(q4_KDotAvx2),
+			dtype.Q6_K: wrap(q6_KDotAvx2),
 		}}
 	g2 := gemm{3, 3, gemmF32Avx2, gemmF16Avx2, gemvF32x3Avx2, gemvF16x3Avx2, nil, nil}
 	avx2.MatMul, avx2.Attention = g2.matMul(avx2), g2.attention(avx2)

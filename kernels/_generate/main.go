@@ -191,6 +191,80 @@ func bodyQ4_K(isa string, nr int) {
 	}
 }
 
+// Q6_K, a row at a time (avx2): per half of a block, the 32 qh bytes (Y6)
+// and 64 ql bytes (Y4, Y5) give the 6-bit quants of 4 runs of 32 values
+// (Y7); each run meets the activation in VPMADDUBSW (pairs of u6·s8, at
+// most 16002) and, by VPMADDWD, the int16 scales of its two groups of 16
+// (Y12: a VPSHUFB of the 16 scale bytes, sign-extended), summed into the
+// row's int32 lanes (Y0..Y3). Then A = Σ lanes - 32·Σ sc·bsum16 exactly,
+// and the float sum (X8..X11) takes (d_x·d)·A, as dotQ6_KGo.
+func bodyQ6_K(isa string, nr int) {
+	for off := 0; off < 256; off += 64 {
+		p("PREFETCHT0 %d(SI)", prefetch+off)
+	}
+	for h := 0; h < 2; h++ {
+		p("VMOVDQU %d(SI), Y4", 64*h)
+		p("VMOVDQU %d(SI), Y5", 64*h+32)
+		p("VMOVDQU %d(SI), Y6", 128+32*h)
+		for j := 0; j < 4; j++ { // u1..u4: values 128h + 32j + l
+			switch j {
+			case 0: // ql[l] & 15 | (qh & 3) << 4
+				p("VPAND Y15, Y4, Y7")
+				p("VPAND k03<>(SB), Y6, Y14")
+				p("VPSLLW $4, Y14, Y14")
+			case 1: // ql[l+32] & 15 | (qh & 12) << 2
+				p("VPAND Y15, Y5, Y7")
+				p("VPAND k0c<>(SB), Y6, Y14")
+				p("VPSLLW $2, Y14, Y14")
+			case 2: // ql[l] >> 4 | qh & 48
+				p("VPSRLW $4, Y4, Y7")
+				p("VPAND Y15, Y7, Y7")
+				p("VPAND k30<>(SB), Y6, Y14")
+			case 3: // ql[l+32] >> 4 | (qh & 192) >> 2
+				p("VPSRLW $4, Y5, Y7")
+				p("VPAND Y15, Y7, Y7")
+				p("VPAND kc0<>(SB), Y6, Y14")
+				p("VPSRLW $2, Y14, Y14")
+			}
+			p("VPOR Y14, Y7, Y7")
+			// Scales of groups 8h+2j and 8h+2j+1, eight int16 each.
+			p("VMOVDQU 192(SI), X12")
+			p("VPSHUFB scpair%d<>(SB), X12, X12", 4*h+j)
+			p("VPMOVSXBW X12, Y12")
+			for r := 0; r < nr; r++ {
+				p("VPMADDUBSW %s, Y7, Y13", qa(r, 128*h+32*j))
+				if h == 0 && j == 0 {
+					p("VPMADDWD Y12, Y13, Y%d", r)
+				} else {
+					p("VPMADDWD Y12, Y13, Y13")
+					p("VPADDD Y13, Y%d, Y%d", r, r)
+				}
+			}
+		}
+	}
+	// d, then per row: A = Σ lanes - 32·Σ_j sc_j·bsum_j, sum += (d_x·d)·A.
+	p("MOVWLZX 208(SI), R12")
+	p("VMOVD R12, X14")
+	p("VCVTPH2PS X14, X14")
+	p("VPMOVSXBW 192(SI), Y7")
+	for r := 0; r < nr; r++ {
+		p("VPMADDWD %s, Y7, Y13", qa(r, 256))
+		p("VPSLLD $5, Y13, Y13")
+		p("VPSUBD Y13, Y%d, Y%d", r, r)
+		p("VEXTRACTI128 $1, Y%d, X13", r)
+		p("VPADDD X13, X%d, X13", r)
+		p("VPSHUFD $0x4e, X13, X12")
+		p("VPADDD X12, X13, X13")
+		p("VPSHUFD $0xb1, X13, X12")
+		p("VPADDD X12, X13, X13")
+		p("VCVTDQ2PS X13, X13")
+		p("VMOVSS %s, X12", da(r))
+		p("VMULSS X14, X12, X12")
+		p("VMULSS X12, X13, X13")
+		p("VADDSS X13, X%d, X%d", 8+r, 8+r)
+	}
+}
+
 func finalQ4_K(nr int) {
 	for r := 0; r < nr; r++ {
 		p("VMOVSS X%d, %d(AX)", 8+r, 4*r)
@@ -202,6 +276,7 @@ func main() {
 	fmt.Fprintln(&out, "\n//go:build !noasm\n\n#include \"textflag.h\"")
 	ks := []kernel{
 		{name: "q4_KDot", frame: 32, wbytes: 144, abytes: 288, init: initQ4_K, body: bodyQ4_K, final: finalQ4_K},
+		{name: "q6_KDot", frame: 0, wbytes: 210, abytes: 368, init: initQ4_K, body: bodyQ6_K, final: finalQ4_K},
 	}
 	for _, k := range ks {
 		gen(k, "avx2")
@@ -447,6 +522,12 @@ func constants() {
 		fmt.Fprintf(&out, "DATA rowidx<>+%d(SB)/4, $%d\n", 4*i, i)
 	}
 	fmt.Fprintf(&out, "GLOBL rowidx<>(SB), RODATA|NOPTR, $64\n")
+	// scpairN: a VPSHUFB control giving 8 copies of byte 2N, then 8 of
+	// byte 2N+1 (Q6_K's scales of two groups of 16).
+	for n := 0; n < 8; n++ {
+		lo, hi := uint64(0x0101010101010101)*uint64(2*n), uint64(0x0101010101010101)*uint64(2*n+1)
+		fmt.Fprintf(&out, "DATA scpair%d<>+0(SB)/8, $0x%016x\nDATA scpair%d<>+8(SB)/8, $0x%016x\nGLOBL scpair%d<>(SB), RODATA|NOPTR, $16\n", n, lo, n, hi, n)
+	}
 	for _, c := range []struct {
 		name string
 		v    uint32
@@ -456,6 +537,7 @@ func constants() {
 	for _, c := range []c{
 		rep("nibbles", 0x0f0f0f0f0f0f0f0f), rep("signs", 0x8080808080808080), rep("ones", 0x0001000100010001),
 		rep("k3f", 0x3f3f3f3f3f3f3f3f), rep("k03", 0x0303030303030303),
+		rep("k0c", 0x0c0c0c0c0c0c0c0c), rep("k30", 0x3030303030303030), rep("kc0", 0xc0c0c0c0c0c0c0c0),
 		// byte s of each dword, zero-extended
 		shuf("byte0", [4]int{0, -1, -1, -1}), shuf("byte1", [4]int{1, -1, -1, -1}),
 		shuf("byte2", [4]int{2, -1, -1, -1}), shuf("byte3", [4]int{3, -1, -1, -1}),
