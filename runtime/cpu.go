@@ -373,9 +373,19 @@ func (c *CPU) MatMul(dst, x Tensor, w Weight) {
 	if at := c.k.Act(m.Type); at != kernels.ActNone && !c.exact {
 		a := &c.act
 		a.Reset(at, xi.rows, xi.cols)
-		c.pool.parallel(xi.rows, max(1, (64<<10)/xi.cols), func(_, lo, hi int) {
-			c.k.Quantize(a, xi.data, xi.cols, lo, hi)
-		})
+		if at == kernels.ActQ8K && xi.rows < c.pool.n {
+			// Few rows (decode): split them by blocks, or one worker
+			// quantizes while the others wait.
+			for r := 0; r < xi.rows; r++ {
+				c.pool.parallel(a.Blocks, 1, func(_, lo, hi int) {
+					kernels.QuantizeQ8KBlocks(a, xi.data, xi.cols, r, lo, hi)
+				})
+			}
+		} else {
+			c.pool.parallel(xi.rows, max(1, (64<<10)/xi.cols), func(_, lo, hi int) {
+				c.k.Quantize(a, xi.data, xi.cols, lo, hi)
+			})
+		}
 		c.pool.parallel(m.Rows, c.qGrain(m.Rows), func(wk, lo, hi int) {
 			c.k.MatMulQ(d.data, d.cols, a, m, lo, hi, &c.pool.scratch[wk])
 		})
@@ -473,7 +483,9 @@ func (c *CPU) GELU(dst, x Tensor) {
 func (c *CPU) SiLUMul(dst, gate, up Tensor) {
 	d, g, u := c.t(dst), c.t(gate), c.t(up)
 	same("SiLUMul", d, g, u)
-	c.pool.parallel(len(d.data), 16<<10, func(_, lo, hi int) { c.k.SiLUMul(d.data[lo:hi], g.data[lo:hi], u.data[lo:hi]) })
+	// 2K values a chunk: a decode step's 11008 spread over the workers
+	// (SiLU's float64 exp costs about 6 ns a value).
+	c.pool.parallel(len(d.data), 2<<10, func(_, lo, hi int) { c.k.SiLUMul(d.data[lo:hi], g.data[lo:hi], u.data[lo:hi]) })
 }
 
 // RoPE rotates each row at its position.

@@ -40,8 +40,14 @@ func TestQuantizedMatMulBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer exact.Close()
-	for _, typ := range []dtype.Type{dtype.Q4_0, dtype.Q8_0, dtype.Q4_K, dtype.Q6_K} {
-		const n, out = 19, 45
+	for _, c := range []struct {
+		typ dtype.Type
+		n   int
+	}{{dtype.Q4_0, 19}, {dtype.Q8_0, 19}, {dtype.Q4_K, 19}, {dtype.Q6_K, 19}, {dtype.Q4_K, 1}, {dtype.Q6_K, 2}} {
+		// 1 and 2 rows: fewer than the workers, so the k-quants' input
+		// is quantized split by blocks.
+		typ, n := c.typ, c.n
+		const out = 45
 		cols := 3 * max(typ.BlockSize(), 32)
 		xv := make([]float32, n*cols)
 		wv := make([]float32, out*cols)
@@ -82,6 +88,14 @@ func TestQuantizedMatMulBackend(t *testing.T) {
 			}
 			got := run(b)
 			b.Close()
+			one, err := runtime.NewCPUWith(runtime.CPUOptions{Threads: 1, Kernels: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if alone := run(one); !slices.Equal(got, alone) {
+				t.Errorf("%s %s, %d rows: 3 workers differ from 1", v.Name, typ, n)
+			}
+			one.Close()
 			if v.Name == "q8" {
 				twin = got
 			} else if twin != nil && !slices.Equal(got, twin) {
