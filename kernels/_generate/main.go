@@ -497,6 +497,27 @@ func genTile(typ, isa string) {
 	}
 }
 
+// tileEnd closes a tile kernel's loop over blocks (the activations'
+// pointers DI and DX advance by R12 and R13) and stores the nr rows' sums,
+// acc(r), to dst, rows ldDst apart.
+func tileEnd(loop string, nr int, acc func(r int) string) {
+	p("ADDQ R12, DI")
+	p("ADDQ R13, DX")
+	p("DECQ CX")
+	p("JNZ %s", loop)
+	p("MOVQ dst+0(FP), AX")
+	p("MOVQ ldDst+8(FP), BX")
+	p("SHLQ $2, BX")
+	for r := 0; r < nr; r++ {
+		p("VMOVUPS %s, (AX)", acc(r))
+		if r < nr-1 {
+			p("ADDQ BX, AX")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 func constants() {
 	type c struct {
 		name   string
@@ -683,21 +704,7 @@ func genTileQ4_K() {
 			p("VADDPS Y6, Y%d, Y%d", 28+r, 28+r)
 		}
 		p("ADDQ $%d, SI", wbytes)
-		p("ADDQ R12, DI")
-		p("ADDQ R13, DX")
-		p("DECQ CX")
-		p("JNZ loop%d", nr)
-		p("MOVQ dst+0(FP), AX")
-		p("MOVQ ldDst+8(FP), BX")
-		p("SHLQ $2, BX")
-		for r := 0; r < nr; r++ {
-			p("VMOVUPS Y%d, (AX)", 28+r)
-			if r < nr-1 {
-				p("ADDQ BX, AX")
-			}
-		}
-		p("VZEROUPPER")
-		p("RET")
+		tileEnd(fmt.Sprintf("loop%d", nr), nr, func(r int) string { return fmt.Sprintf("Y%d", 28+r) })
 	}
 }
 
@@ -810,21 +817,7 @@ func genTileQ6_K() {
 			p("VADDPS Y2, Y%d, Y%d", 30+r, 30+r)
 		}
 		p("ADDQ $%d, SI", wbytes)
-		p("ADDQ R12, DI")
-		p("ADDQ R13, DX")
-		p("DECQ CX")
-		p("JNZ loop%d", nr)
-		p("MOVQ dst+0(FP), AX")
-		p("MOVQ ldDst+8(FP), BX")
-		p("SHLQ $2, BX")
-		for r := 0; r < nr; r++ {
-			p("VMOVUPS Y%d, (AX)", 30+r)
-			if r < nr-1 {
-				p("ADDQ BX, AX")
-			}
-		}
-		p("VZEROUPPER")
-		p("RET")
+		tileEnd(fmt.Sprintf("loop%d", nr), nr, func(r int) string { return fmt.Sprintf("Y%d", 30+r) })
 	}
 }
 
@@ -1078,21 +1071,7 @@ func genPackedTile(typ string) {
 			p("VADDPS Z%d, Z%d, Z%d", 16+r, 24+r, 24+r)
 		}
 		p("ADDQ $%d, SI", packQ4_0Bytes)
-		p("ADDQ R12, DI")
-		p("ADDQ R13, DX")
-		p("DECQ CX")
-		p("JNZ ploop%d", nr)
-		p("MOVQ dst+0(FP), AX")
-		p("MOVQ ldDst+8(FP), BX")
-		p("SHLQ $2, BX")
-		for r := 0; r < nr; r++ {
-			p("VMOVUPS Z%d, (AX)", 24+r)
-			if r < nr-1 {
-				p("ADDQ BX, AX")
-			}
-		}
-		p("VZEROUPPER")
-		p("RET")
+		tileEnd(fmt.Sprintf("ploop%d", nr), nr, func(r int) string { return fmt.Sprintf("Z%d", 24+r) })
 	}
 }
 
@@ -1243,20 +1222,6 @@ func genPackedTileQ4_K() {
 			p("VADDPS Z30, Z%d, Z%d", r, r)
 		}
 		p("ADDQ $%d, SI", packQ4_KBytes)
-		p("ADDQ R12, DI")
-		p("ADDQ R13, DX")
-		p("DECQ CX")
-		p("JNZ kloop%d", nr)
-		p("MOVQ dst+0(FP), AX")
-		p("MOVQ ldDst+8(FP), BX")
-		p("SHLQ $2, BX")
-		for r := 0; r < nr; r++ {
-			p("VMOVUPS Z%d, (AX)", r)
-			if r < nr-1 {
-				p("ADDQ BX, AX")
-			}
-		}
-		p("VZEROUPPER")
-		p("RET")
+		tileEnd(fmt.Sprintf("kloop%d", nr), nr, func(r int) string { return fmt.Sprintf("Z%d", r) })
 	}
 }
