@@ -63,12 +63,37 @@ func quantizeRowsNEON(a *Activations, x []float32, ldX, r0, r1 int) {
 	}
 }
 
+//go:noescape
+func halfToFloatNeon(dst *float32, src *uint16, n int)
+
+//go:noescape
+func q8ToFloatNeon(dst *float32, src *byte, n int)
+
+// halfToFloatNEON is HalfToFloat by FCVTL, 8 values a step.
+func halfToFloatNEON(dst []float32, src []uint16) {
+	n := min(len(dst), len(src))
+	if n8 := n &^ 7; n8 > 0 {
+		halfToFloatNeon(&dst[0], &src[0], n8)
+	}
+	halfToFloat(dst[n&^7:n], src[n&^7:n])
+}
+
+// q8ToFloatNEON is Q8ToFloat in assembly.
+func q8ToFloatNEON(dst []float32, src []byte) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:Q8Row(len(dst))]
+	q8ToFloatNeon(&dst[0], &src[0], len(dst))
+}
+
 func hasNEON() bool    { return cpu.ARM64.HasASIMD }
 func hasDotprod() bool { return cpu.ARM64.HasASIMD && cpu.ARM64.HasASIMDDP }
 
 func init() {
 	Register(&Variant{Name: "neon", Priority: 10, Available: hasNEON,
 		Dot: dotNEON, Axpy: axpyNEON, Quantize: quantizeRowsNEON,
+		HalfToFloat: halfToFloatNEON, Q8ToFloat: q8ToFloatNEON,
 		tileRows: 4,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileNeon, 4),
@@ -78,6 +103,7 @@ func init() {
 		}})
 	Register(&Variant{Name: "dotprod", Priority: 20, Available: hasDotprod,
 		Dot: dotNEON, Axpy: axpyNEON, Quantize: quantizeRowsNEON,
+		HalfToFloat: halfToFloatNEON, Q8ToFloat: q8ToFloatNEON,
 		tileRows: 8,
 		qdots: qdotTable{
 			dtype.Q4_0: wrapTile(q4_0TileDot, 8),

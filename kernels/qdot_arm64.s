@@ -11046,3 +11046,60 @@ scale:
 	SUBS $1, R5, R5
 	BNE loop
 	RET
+
+// func halfToFloatNeon(dst *float32, src *uint16, n int)
+TEXT ·halfToFloatNeon(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+h2floop:
+	VLD1.P 16(R1), [V0.H8]
+	WORD $0x0e217801 // fcvtl v1.4s, v0.4h
+	WORD $0x4e217802 // fcvtl2 v2.4s, v0.8h
+	VST1.P [V1.S4, V2.S4], 32(R0)
+	SUBS $8, R2, R2
+	BNE h2floop
+	RET
+
+// func q8ToFloatNeon(dst *float32, src *byte, n int)
+TEXT ·q8ToFloatNeon(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+	ADD R1, R2, R3
+q8floop:
+	FMOVS.P 4(R3), F16
+	VLD1.P 32(R1), [V0.B16, V1.B16]
+	WORD $0x0f08a402 // sshll v2.8h, v0.8b, #0
+	WORD $0x4f08a403 // sshll2 v3.8h, v0.16b, #0
+	WORD $0x0f08a424 // sshll v4.8h, v1.8b, #0
+	WORD $0x4f08a425 // sshll2 v5.8h, v1.16b, #0
+	WORD $0x0f10a448 // sshll v8.4s, v2.4h, #0
+	WORD $0x4f10a449 // sshll2 v9.4s, v2.8h, #0
+	WORD $0x0f10a46a // sshll v10.4s, v3.4h, #0
+	WORD $0x4f10a46b // sshll2 v11.4s, v3.8h, #0
+	WORD $0x0f10a48c // sshll v12.4s, v4.4h, #0
+	WORD $0x4f10a48d // sshll2 v13.4s, v4.8h, #0
+	WORD $0x0f10a4ae // sshll v14.4s, v5.4h, #0
+	WORD $0x4f10a4af // sshll2 v15.4s, v5.8h, #0
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f909108 // fmul v8.4s, v8.4s, v16.s[0]
+	WORD $0x4e21d929 // scvtf v9.4s, v9.4s
+	WORD $0x4f909129 // fmul v9.4s, v9.4s, v16.s[0]
+	WORD $0x4e21d94a // scvtf v10.4s, v10.4s
+	WORD $0x4f90914a // fmul v10.4s, v10.4s, v16.s[0]
+	WORD $0x4e21d96b // scvtf v11.4s, v11.4s
+	WORD $0x4f90916b // fmul v11.4s, v11.4s, v16.s[0]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f90918c // fmul v12.4s, v12.4s, v16.s[0]
+	WORD $0x4e21d9ad // scvtf v13.4s, v13.4s
+	WORD $0x4f9091ad // fmul v13.4s, v13.4s, v16.s[0]
+	WORD $0x4e21d9ce // scvtf v14.4s, v14.4s
+	WORD $0x4f9091ce // fmul v14.4s, v14.4s, v16.s[0]
+	WORD $0x4e21d9ef // scvtf v15.4s, v15.4s
+	WORD $0x4f9091ef // fmul v15.4s, v15.4s, v16.s[0]
+	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R0)
+	VST1.P [V12.S4, V13.S4, V14.S4, V15.S4], 64(R0)
+	SUBS $32, R2, R2
+	BNE q8floop
+	RET

@@ -133,3 +133,14 @@ func fabs(d, n int)    { word(0x4ea0f800|rdnm(d, n, 0), "fabs v%d.4s, v%d.4s", d
 func fmax(d, n, m int) { word(0x4e20f400|rdnm(d, n, m), "fmax v%d.4s, v%d.4s, v%d.4s", d, n, m) }
 func fmaxv(d, n int)   { word(0x6e30f800|rdnm(d, n, 0), "fmaxv s%d, v%d.4s", d, n) }
 func fcvtns(d, n int)  { word(0x4e21a800|rdnm(d, n, 0), "fcvtns v%d.4s, v%d.4s", d, n) }
+
+// sxtlB: SSHLL(2) Vd.8H, Vn.8B(16B), #0 (int8 to int16).
+func sxtlB(d, n int, hi bool) {
+	q, s := two(hi)
+	b := "8b"
+	if hi {
+		b = "16b"
+	}
+	word(0x0f08a400|q|rdnm(d, n, 0), "sshll%s v%d.8h, v%d.%s, #0", s, d, n, b)
+}
+

@@ -630,5 +630,60 @@ func main() {
 	genQ4K(dot, 4)
 	genQ6K(dot, 4)
 	genQuantQ8()
+	genHalfToFloat()
+	genQ8ToFloat()
 	os.Stdout.WriteString(out.String())
+}
+
+
+// genHalfToFloat writes halfToFloatNeon(dst *float32, src *uint16, n int):
+// n (a positive multiple of 8) binary16 values to float32 by FCVTL, which
+// is exact (the F16 key/value cache's decoding).
+func genHalfToFloat() {
+	fmt.Fprintf(&out, "\n// func halfToFloatNeon(dst *float32, src *uint16, n int)\n")
+	fmt.Fprintf(&out, "TEXT ·halfToFloatNeon(SB), NOSPLIT, $0-24\n")
+	p("MOVD dst+0(FP), R0")
+	p("MOVD src+8(FP), R1")
+	p("MOVD n+16(FP), R2")
+	label("h2floop")
+	p("VLD1.P 16(R1), [V0.H8]")
+	fcvtl(1, 0, false)
+	fcvtl(2, 0, true)
+	p("VST1.P [V1.S4, V2.S4], 32(R0)")
+	p("SUBS $8, R2, R2")
+	p("BNE h2floop")
+	p("RET")
+}
+
+// genQ8ToFloat writes q8ToFloatNeon(dst *float32, src *byte, n int): a Q8
+// row of n values (a positive multiple of 32: n int8 quants, then a
+// float32 scale per 32), each value scale·quant: SSHLL twice, SCVTF (exact
+// for |q| <= 127) and one FMUL by the scale, as the Go decoder's product.
+func genQ8ToFloat() {
+	fmt.Fprintf(&out, "\n// func q8ToFloatNeon(dst *float32, src *byte, n int)\n")
+	fmt.Fprintf(&out, "TEXT ·q8ToFloatNeon(SB), NOSPLIT, $0-24\n")
+	p("MOVD dst+0(FP), R0")
+	p("MOVD src+8(FP), R1")
+	p("MOVD n+16(FP), R2")
+	p("ADD R1, R2, R3") // the scales
+	label("q8floop")
+	p("FMOVS.P 4(R3), F16")
+	p("VLD1.P 32(R1), [V0.B16, V1.B16]")
+	sxtlB(2, 0, false)
+	sxtlB(3, 0, true)
+	sxtlB(4, 1, false)
+	sxtlB(5, 1, true)
+	for i, h := range []int{2, 3, 4, 5} {
+		sxtl(8+2*i, h, false)
+		sxtl(9+2*i, h, true)
+	}
+	for r := 8; r < 16; r++ {
+		scvtf(r, r)
+		fmulElem(r, r, 16, 0)
+	}
+	p("VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R0)")
+	p("VST1.P [V12.S4, V13.S4, V14.S4, V15.S4], 64(R0)")
+	p("SUBS $32, R2, R2")
+	p("BNE q8floop")
+	p("RET")
 }
