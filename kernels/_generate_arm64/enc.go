@@ -143,4 +143,3 @@ func sxtlB(d, n int, hi bool) {
 	}
 	word(0x0f08a400|q|rdnm(d, n, 0), "sshll%s v%d.8h, v%d.%s, #0", s, d, n, b)
 }
-

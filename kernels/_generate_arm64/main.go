@@ -635,7 +635,6 @@ func main() {
 	os.Stdout.WriteString(out.String())
 }
 
-
 // genHalfToFloat writes halfToFloatNeon(dst *float32, src *uint16, n int):
 // n (a positive multiple of 8) binary16 values to float32 by FCVTL, which
 // is exact (the F16 key/value cache's decoding).
