@@ -32,8 +32,11 @@ endif
 # where it is installed, so bit-exactness holds on the Jetson's architecture.
 test: vet
 	$(GO) test -timeout 8m ./...
+	$(GO) test -tags noasm ./kernels/ ./runtime/ ./models/llama/
 ifneq ($(QEMU),)
 	GOARCH=arm64 $(GO) test -timeout 8m -exec $(QEMU) ./...
+	# arm64 without the dotprod extension (Cortex-A53): the neon variant
+	QEMU_CPU=cortex-a53 GOARCH=arm64 $(GO) test -count=1 -exec $(QEMU) ./kernels/ ./runtime/
 else
 	@echo "qemu-aarch64-static not installed: skipping the arm64 tests (apt-get install qemu-user-static)"
 endif
