@@ -65,7 +65,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./quant/... ./kernels/...
 	scripts/bench-quant.sh
 	mkdir -p build/bench
-	scripts/bench-engine.sh | tee build/bench/engine-$$(date +%F).md
+	bash -o pipefail -c "scripts/bench-engine.sh | tee build/bench/engine-$$(date +%F).md"
 	@echo "engine table saved in build/bench/engine-$$(date +%F).md: record it in BENCHMARKS.md with the machine and date"
 
 fuzz:
