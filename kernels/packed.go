@@ -2,25 +2,25 @@ package kernels
 
 import "unsafe"
 
-// Packed prefill tiles: for many input rows, a tile of packCols weight rows
+// Packed prefill tiles: for many input rows, a tile of 16 (zmm) or 8 (ymm)
+// weight rows
 // is first repacked (transposed, unpacked, scales decoded) into scratch,
 // once per block of input rows, and then met by every group of input rows
 // (8 for Q4_0, 6 for Q4_K); the column tiles (tiles.go) redo that unpacking for each
 // group. The packed form and its kernels belong to a variant (avx512 on
-// amd64); they give the column tiles' results bit for bit.
+// amd64, and avx2 for Q4_K); they give the column tiles' results bit for
+// bit.
 
-const (
-	packCols = 16 // weight rows of a packed tile: the int32 lanes of a zmm
-	// packMinRows is the fewest input rows that take the packed path:
-	// packing a tile costs about what one group of rows does with it.
-	packMinRows = 32
-)
+// packMinRows is the fewest input rows that take the packed path: packing
+// a tile costs about what one group of rows does with it.
+const packMinRows = 32
 
 // packedKernel is one weight type's packed path.
 type packedKernel struct {
-	blockBytes int // packed bytes of packCols rows' block
+	cols       int // weight rows of a packed tile: the int32 lanes of a zmm (16) or ymm (8)
+	blockBytes int // packed bytes of a block of cols rows
 	rows       int // input rows per tile call
-	// pack writes nb blocks of the packCols weight rows at w (rb bytes
+	// pack writes nb blocks of the cols weight rows at w (rb bytes
 	// apart) to p.
 	pack func(p *byte, w *byte, rb, nb int)
 	// tile computes the packed rows against nr <= rows input rows
@@ -34,7 +34,7 @@ func matMulPacked(k *packedKernel, dst []float32, ldDst int, a *Activations, w *
 	// Input rows in blocks that stay in L2 beside the packed tile, at
 	// least 8 groups of rows per packing.
 	block := max(8*k.rows, qRowBlockBytes/max(1, a.RowBytes)/k.rows*k.rows)
-	packed := nb * k.blockBytes
+	packed, packCols := nb*k.blockBytes, k.cols
 	buf := s.Bytes(packed + packCols*rb + 64)
 	off := int(-uintptr(unsafe.Pointer(&buf[0])) & 63) // cache-line aligned
 	p, pad := buf[off:off+packed], buf[off+packed:off+packed+packCols*rb]

@@ -55,6 +55,12 @@ func q4_KPackAvx512(p *byte, w *byte, rb, nb int)
 //go:noescape
 func q4_KPackedTileAvx512(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 
+//go:noescape
+func q4_KPackAvx2(p *byte, w *byte, rb, nb int)
+
+//go:noescape
+func q4_KPackedTileAvx2(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)
+
 func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
 
 func hasAVX512VNNI() bool {
@@ -71,6 +77,9 @@ func init() {
 			dtype.Q4_K: wrap(q4_KDotAvx2),
 			dtype.Q6_K: wrap(q6_KDotAvx2),
 		}}
+	avx2.packed = map[dtype.Type]*packedKernel{
+		dtype.Q4_K: {cols: 8, blockBytes: 2496, rows: 2, pack: q4_KPackAvx2, tile: q4_KPackedTileAvx2},
+	}
 	g2 := gemm{3, 3, gemmF32Avx2, gemmF16Avx2, gemvF32x3Avx2, gemvF16x3Avx2, nil, nil}
 	avx2.MatMul, avx2.Attention = g2.matMul(avx2), g2.attention(avx2)
 	Register(avx2)
@@ -85,8 +94,8 @@ func init() {
 			dtype.Q6_K: wrapTile(q6_KTileAvx512, 2),
 		}}
 	avx512.packed = map[dtype.Type]*packedKernel{
-		dtype.Q4_0: {blockBytes: 8*64 + 64, rows: 8, pack: q4_0PackAvx512, tile: q4_0PackedTileAvx512},
-		dtype.Q4_K: {blockBytes: 4992, rows: 6, pack: q4_KPackAvx512, tile: q4_KPackedTileAvx512},
+		dtype.Q4_0: {cols: 16, blockBytes: 8*64 + 64, rows: 8, pack: q4_0PackAvx512, tile: q4_0PackedTileAvx512},
+		dtype.Q4_K: {cols: 16, blockBytes: 4992, rows: 6, pack: q4_KPackAvx512, tile: q4_KPackedTileAvx512},
 	}
 	g5 := gemm{4, 4, gemmF32Avx512, gemmF16Avx512, gemvF32x4Avx2, gemvF16x4Avx2, dotsQ8Avx512, axpysQ8Avx512}
 	avx512.MatMul, avx512.Attention = g5.matMul(avx512), g5.attention(avx512)

@@ -291,6 +291,8 @@ func main() {
 	genPackedTile("q4_0")
 	genPackQ4_K()
 	genPackedTileQ4_K()
+	genPackQ4_KAvx2()
+	genPackedTileQ4_KAvx2()
 	genGemm("gemmF32Avx2", 3, 3, false, false)
 	genGemm("gemmF16Avx2", 3, 3, true, false)
 	genGemm("gemmF32Avx512", 4, 4, false, true)
@@ -564,6 +566,8 @@ func constants() {
 		shuf("byte2", [4]int{2, -1, -1, -1}), shuf("byte3", [4]int{3, -1, -1, -1}),
 		// bytes 0 and 1 (2 and 3) of each dword as two int16
 		shuf("pair01", [4]int{0, -1, 1, -1}), shuf("pair23", [4]int{2, -1, 3, -1}),
+		// the low (high) words of a lane's 4 dwords, in its low 8 bytes
+		{"lowords", 0x0d0c090805040100, 0x8080808080808080}, {"hiwords", 0x0f0e0b0a07060302, 0x8080808080808080},
 	} {
 		// 64 bytes: the ymm kernels read the first 32, the zmm ones all.
 		for i, v := range []uint64{c.lo, c.hi, c.lo, c.hi, c.lo, c.hi, c.lo, c.hi} {
@@ -1223,5 +1227,152 @@ func genPackedTileQ4_K() {
 		}
 		p("ADDQ $%d, SI", packQ4_KBytes)
 		tileEnd(fmt.Sprintf("kloop%d", nr), nr, func(r int) string { return fmt.Sprintf("Z%d", r) })
+	}
+}
+
+// Packed Q4_K for avx2: 8 weight rows (the int32 lanes of a ymm), the
+// layout of the zmm one at half the width: V_k of sub-block s at
+// 32·(8s+k), int32 scales at 2048 + 32s, int16 min pairs at 2304 + 32k,
+// d at 2432, dmin at 2464.
+const (
+	packQ4_KAvx2Bytes = 2496
+	packQ4_KAvx2Rows  = 2
+)
+
+// genPackQ4_KAvx2 writes q4_KPackAvx2(p *byte, w *byte, rb, nb int).
+func genPackQ4_KAvx2() {
+	fmt.Fprintf(&out, "\n// func q4_KPackAvx2(p *byte, w *byte, rb, nb int)\n")
+	fmt.Fprintf(&out, "TEXT ·q4_KPackAvx2(SB), NOSPLIT, $0-32\n")
+	p("MOVQ p+0(FP), DI")
+	p("MOVQ w+8(FP), SI")
+	p("MOVQ rb+16(FP), R8")
+	p("MOVQ nb+24(FP), CX")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	label("pack4k2loop")
+	P := transpose4(0, [4]int{0, 1, 2, 3}, [3]int{4, 5, 6})
+	hd, u0, u1, u2 := P[0], P[1], P[2], P[3]
+	for i, ctl := range []string{"lowords", "hiwords"} { // d, dmin
+		p("VPSHUFB %s<>(SB), Y%d, Y7", ctl, hd)
+		p("VPERMQ $0x08, Y7, Y7")
+		p("VCVTPH2PS X7, Y7")
+		p("VMOVUPS Y7, %d(DI)", 2432+32*i)
+	}
+	p("VPAND k3f<>(SB), Y%d, Y8", u0) // sc 0..3
+	p("VPSRLD $6, Y%d, Y9", u0)
+	p("VPAND k03<>(SB), Y9, Y9")
+	p("VPSLLD $4, Y9, Y9")
+	p("VPAND nibbles<>(SB), Y%d, Y12", u2)
+	p("VPOR Y12, Y9, Y9")              // sc 4..7
+	p("VPAND k3f<>(SB), Y%d, Y10", u1) // m 0..3
+	p("VPSRLD $6, Y%d, Y11", u1)
+	p("VPAND k03<>(SB), Y11, Y11")
+	p("VPSLLD $4, Y11, Y11")
+	p("VPSRLD $4, Y%d, Y12", u2)
+	p("VPAND nibbles<>(SB), Y12, Y12")
+	p("VPOR Y12, Y11, Y11") // m 4..7
+	for s := 0; s < 8; s++ {
+		p("VPSHUFB byte%d<>(SB), Y%d, Y12", s%4, 8+s/4)
+		p("VMOVDQU Y12, %d(DI)", 2048+32*s)
+	}
+	for k := 0; k < 4; k++ {
+		p("VPSHUFB pair%d%d<>(SB), Y%d, Y12", 2*(k%2), 2*(k%2)+1, 10+k/2)
+		p("VMOVDQU Y12, %d(DI)", 2304+32*k)
+	}
+	for c := 0; c < 4; c++ {
+		lo := transpose4(16+32*c, [4]int{0, 1, 2, 3}, [3]int{4, 5, 6})
+		hi := transpose4(32+32*c, [4]int{8, 9, 10, 11}, [3]int{12, 13, 14})
+		for k, r := range append(lo[:], hi[:]...) {
+			p("VPSRLW $4, Y%d, Y15", r)
+			p("VPAND nibbles<>(SB), Y%d, Y%d", r, r)
+			p("VPAND nibbles<>(SB), Y15, Y15")
+			p("VMOVDQU Y%d, %d(DI)", r, 32*(8*(2*c)+k))
+			p("VMOVDQU Y15, %d(DI)", 32*(8*(2*c+1)+k))
+		}
+	}
+	p("ADDQ $144, SI")
+	p("ADDQ $%d, DI", packQ4_KAvx2Bytes)
+	p("DECQ CX")
+	p("JNZ pack4k2loop")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// genPackedTileQ4_KAvx2 writes q4_KPackedTileAvx2: the Q4_K formula on
+// packed blocks for up to 2 activation rows with VPMADDUBSW and VPMADDWD
+// (u8·s8 pairs, at most 2·15·127, then to int32): Y0..Y7 V_k (then the
+// min pairs and temporaries), Y8, Y9 the rows' sub-block sums (then B),
+// Y10, Y11 A, Y12, Y13 the float sums.
+func genPackedTileQ4_KAvx2() {
+	const name = "q4_KPackedTileAvx2"
+	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	p("MOVQ p+16(FP), SI")
+	p("MOVQ nb+24(FP), CX")
+	p("MOVQ q+32(FP), DI")
+	p("MOVQ qstride+40(FP), R12")
+	p("MOVQ d+48(FP), DX")
+	p("MOVQ dstride+56(FP), R13")
+	p("MOVQ nr+64(FP), AX")
+	p("CMPQ AX, $1")
+	p("JEQ k2rows1")
+	p("JMP k2rows2")
+	act := func(r, off int) string { return fmt.Sprintf("%d(DI)", off+r*q8KStride) }
+	for nr := 1; nr <= packQ4_KAvx2Rows; nr++ {
+		label(fmt.Sprintf("k2rows%d", nr))
+		for r := 0; r < nr; r++ {
+			p("VXORPS Y%d, Y%d, Y%d", 12+r, 12+r, 12+r)
+		}
+		label(fmt.Sprintf("k2loop%d", nr))
+		for r := 0; r < nr; r++ {
+			p("VPXOR Y%d, Y%d, Y%d", 10+r, 10+r, 10+r)
+		}
+		for s := 0; s < 8; s++ {
+			for k := 0; k < 8; k++ {
+				p("VMOVDQU %d(SI), Y%d", 32*(8*s+k), k)
+			}
+			for r := 0; r < nr; r++ {
+				for k := 0; k < 8; k++ {
+					p("VPBROADCASTD %s, Y14", act(r, 32*s+4*k))
+					p("VPMADDUBSW Y14, Y%d, Y15", k)
+					if k == 0 {
+						p("VPMADDWD ones<>(SB), Y15, Y%d", 8+r)
+					} else {
+						p("VPMADDWD ones<>(SB), Y15, Y15")
+						p("VPADDD Y15, Y%d, Y%d", 8+r, 8+r)
+					}
+				}
+				p("VPMULLD %d(SI), Y%d, Y%d", 2048+32*s, 8+r, 8+r)
+				p("VPADDD Y%d, Y%d, Y%d", 8+r, 10+r, 10+r)
+			}
+		}
+		for k := 0; k < 4; k++ {
+			p("VMOVDQU %d(SI), Y%d", 2304+32*k, k)
+		}
+		for r := 0; r < nr; r++ {
+			for k := 0; k < 4; k++ {
+				p("VPBROADCASTD %s, Y14", act(r, 288+4*k))
+				if k == 0 {
+					p("VPMADDWD Y14, Y%d, Y%d", k, 8+r)
+				} else {
+					p("VPMADDWD Y14, Y%d, Y15", k)
+					p("VPADDD Y15, Y%d, Y%d", 8+r, 8+r)
+				}
+			}
+		}
+		for r := 0; r < nr; r++ {
+			p("VBROADCASTSS %d(DX), Y14", 4*r)
+			p("VMULPS 2432(SI), Y14, Y15")
+			p("VCVTDQ2PS Y%d, Y4", 10+r)
+			p("VMULPS Y15, Y4, Y4")
+			p("VMULPS 2464(SI), Y14, Y15")
+			p("VCVTDQ2PS Y%d, Y5", 8+r)
+			p("VMULPS Y15, Y5, Y5")
+			p("VSUBPS Y5, Y4, Y4")
+			p("VADDPS Y4, Y%d, Y%d", 12+r, 12+r)
+		}
+		p("ADDQ $%d, SI", packQ4_KAvx2Bytes)
+		tileEnd(fmt.Sprintf("k2loop%d", nr), nr, func(r int) string { return fmt.Sprintf("Y%d", 12+r) })
 	}
 }
