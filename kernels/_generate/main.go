@@ -101,8 +101,7 @@ func gen(k kernel, isa string) {
 
 // Q4_K, a row at a time (avx2): per row, the int32 lanes of Σ sc·(q·x) in
 // Y0..Y3 (reset per block) and the float sum in X8..X11. Locals:
-// 0(SP) the 8 scale bytes, 8(SP) the 8 min bytes, 16(SP) the scales as
-// int16.
+// 8(SP) the 8 min bytes, 16(SP) the scales as int16.
 func initQ4_K(isa string, nr int) {
 	for r := 0; r < nr; r++ {
 		p("VXORPS Y%d, Y%d, Y%d", 8+r, 8+r, 8+r)
@@ -127,8 +126,11 @@ func bodyQ4_K(isa string, nr int) {
 	p("SHLL $4, AX")
 	p("ORL R13, AX")
 	p("ANDL $0x3f3f3f3f, R12")
-	p("MOVL R12, 0(SP)")
-	p("MOVL AX, 4(SP)")
+	// The 8 scale bytes as one quadword, kept in a register: a vector
+	// load of two 4-byte stores waits for them (no store forwarding).
+	p("SHLQ $32, AX")
+	p("ORQ R12, AX")
+	p("VMOVQ AX, X12")
 	p("MOVL 8(SI), R12")
 	p("MOVL R12, AX")
 	p("SHRL $6, AX")
@@ -138,9 +140,10 @@ func bodyQ4_K(isa string, nr int) {
 	p("ANDL $0x0f0f0f0f, BX")
 	p("ORL BX, AX")
 	p("ANDL $0x3f3f3f3f, R12")
-	p("MOVL R12, 8(SP)")
-	p("MOVL AX, 12(SP)")
-	p("VPMOVZXBW 0(SP), X12")
+	p("SHLQ $32, AX")
+	p("ORQ R12, AX")
+	p("MOVQ AX, 8(SP)")
+	p("VPMOVZXBW X12, X12")
 	p("VMOVDQU X12, 16(SP)")
 	for c := 0; c < 4; c++ {
 		p("VMOVDQU %d(SI), Y4", 16+32*c)
