@@ -50,6 +50,12 @@ func q4_0PackAvx512(p *byte, w *byte, rb, nb int)
 func q4_0PackedTileAvx512(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)
 
 //go:noescape
+func q8_0PackAvx512(p *byte, w *byte, rb, nb int)
+
+//go:noescape
+func q8_0PackedTileAvx512(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)
+
+//go:noescape
 func q4_KPackAvx512(p *byte, w *byte, rb, nb int)
 
 //go:noescape
@@ -95,6 +101,7 @@ func init() {
 		}}
 	avx512.packed = map[dtype.Type]*packedKernel{
 		dtype.Q4_0: {cols: 16, blockBytes: 8*64 + 64, rows: 8, pack: q4_0PackAvx512, tile: q4_0PackedTileAvx512},
+		dtype.Q8_0: {cols: 16, blockBytes: 8*64 + 64, rows: 8, pack: q8_0PackAvx512, tile: q8_0PackedTileAvx512},
 		dtype.Q4_K: {cols: 16, blockBytes: 4992, rows: 6, pack: q4_KPackAvx512, tile: q4_KPackedTileAvx512},
 	}
 	g5 := gemm{4, 4, gemmF32Avx512, gemmF16Avx512, gemvF32x4Avx2, gemvF16x4Avx2, dotsQ8Avx512, axpysQ8Avx512}

@@ -290,8 +290,10 @@ func main() {
 	}
 	genTileQ4_K()
 	genTileQ6_K()
-	genPackQ4_0()
+	genPack("q4_0")
 	genPackedTile("q4_0")
+	genPack("q8_0")
+	genPackedTile("q8_0")
 	genPackQ4_K()
 	genPackedTileQ4_K()
 	genPackQ4_KAvx2()
@@ -557,7 +559,7 @@ func constants() {
 	for _, c := range []struct {
 		name string
 		v    uint32
-	}{{"nib4", 0x0f0f0f0f}, {"k3f4", 0x3f3f3f3f}, {"k034", 0x03030303}} {
+	}{{"nib4", 0x0f0f0f0f}, {"k3f4", 0x3f3f3f3f}, {"k034", 0x03030303}, {"signs4", 0x80808080}} {
 		fmt.Fprintf(&out, "DATA %s<>+0(SB)/4, $0x%08x\nGLOBL %s<>(SB), RODATA|NOPTR, $4\n", c.name, c.v, c.name)
 	}
 	for _, c := range []c{
@@ -958,7 +960,7 @@ func genGemm(name string, mr, nr int, f16, avx512 bool) {
 // holds V_0..V_7 (64 bytes each: lane c = weight row c's 4 values that
 // activation group k meets) and the 16 rows' float32 scales.
 
-// packQ4_0Bytes is the packed size of one block of 16 Q4_0 rows.
+// packQ4_0Bytes is the packed size of one block of 16 Q4_0 or Q8_0 rows.
 const packQ4_0Bytes = 8*64 + 64
 
 // wrow addresses Q4_0 row c (0..15) of the current block: rows 0..7 from
@@ -994,11 +996,18 @@ func transpose16(off int, out, t [4]int) {
 	p("VPUNPCKHQDQ Z%d, Z%d, Z%d", t[3], t[1], out[3])
 }
 
-// genPackQ4_0 writes q4_0PackAvx512(p *byte, w *byte, rb, nb int): nb
-// blocks of the 16 Q4_0 rows at w (rb bytes apart) into p.
-func genPackQ4_0() {
-	fmt.Fprintf(&out, "\n// func q4_0PackAvx512(p *byte, w *byte, rb, nb int)\n")
-	fmt.Fprintf(&out, "TEXT ·q4_0PackAvx512(SB), NOSPLIT, $0-32\n")
+// genPack writes TYPEPackAvx512(p *byte, w *byte, rb, nb int): nb blocks
+// of the 16 rows at w (rb bytes apart) into p. Q4_0: V_k, V_k+4 are the
+// low and high nibbles of quant dword k; Q8_0: V_k is quant dword k, plus
+// 128 (unsigned for VPDPBUSD, as the column tile feeds it).
+func genPack(typ string) {
+	name := typ + "PackAvx512"
+	wbytes := 18
+	if typ == "q8_0" {
+		wbytes = 34
+	}
+	fmt.Fprintf(&out, "\n// func %s(p *byte, w *byte, rb, nb int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	p("MOVQ p+0(FP), DI")
 	p("MOVQ w+8(FP), SI")
 	p("MOVQ rb+16(FP), R8")
@@ -1017,16 +1026,26 @@ func genPackQ4_0() {
 	p("VPMOVDW Z1, Y1")
 	p("VCVTPH2PS Y1, Z1")
 	p("VMOVUPS Z1, %d(DI)", 8*64)
-	transpose16(2, [4]int{2, 3, 4, 5}, [4]int{6, 7, 8, 9})
-	for k := 0; k < 4; k++ {
-		p("VPSRLW $4, Z%d, Z%d", 2+k, 10+k)
-		p("VPANDD.BCST nib4<>(SB), Z%d, Z%d", 2+k, 2+k)
-		p("VPANDD.BCST nib4<>(SB), Z%d, Z%d", 10+k, 10+k)
-		p("VMOVDQU32 Z%d, %d(DI)", 2+k, 64*k)
-		p("VMOVDQU32 Z%d, %d(DI)", 10+k, 64*(k+4))
+	if typ == "q4_0" {
+		transpose16(2, [4]int{2, 3, 4, 5}, [4]int{6, 7, 8, 9})
+		for k := 0; k < 4; k++ {
+			p("VPSRLW $4, Z%d, Z%d", 2+k, 10+k)
+			p("VPANDD.BCST nib4<>(SB), Z%d, Z%d", 2+k, 2+k)
+			p("VPANDD.BCST nib4<>(SB), Z%d, Z%d", 10+k, 10+k)
+			p("VMOVDQU32 Z%d, %d(DI)", 2+k, 64*k)
+			p("VMOVDQU32 Z%d, %d(DI)", 10+k, 64*(k+4))
+		}
+	} else {
+		for h := 0; h < 2; h++ {
+			transpose16(2+16*h, [4]int{2, 3, 4, 5}, [4]int{6, 7, 8, 9})
+			for k := 0; k < 4; k++ {
+				p("VPXORD.BCST signs4<>(SB), Z%d, Z%d", 2+k, 2+k)
+				p("VMOVDQU32 Z%d, %d(DI)", 2+k, 64*(4*h+k))
+			}
+		}
 	}
-	p("ADDQ $18, SI")
-	p("ADDQ $18, BX")
+	p("ADDQ $%d, SI", wbytes)
+	p("ADDQ $%d, BX", wbytes)
 	p("ADDQ $%d, DI", packQ4_0Bytes)
 	p("DECQ CX")
 	p("JNZ packloop")
@@ -1065,6 +1084,9 @@ func genPackedTile(typ string) {
 		}
 		for r := 0; r < nr; r++ {
 			p("VPBROADCASTD %d(DI), Z%d", 36*r+32, 16+r)
+			if typ == "q8_0" { // -8·Σq times 16: the 128 added to the weights
+				p("VPSLLD $4, Z%d, Z%d", 16+r, 16+r)
+			}
 		}
 		for k := 0; k < 8; k++ {
 			for r := 0; r < nr; r++ {
