@@ -3,6 +3,7 @@ package runtime
 import (
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // ReadBandwidth measures how fast threads goroutines together read a buffer
@@ -10,11 +11,29 @@ import (
 // for a decode step, which reads every weight once. It takes the best of a
 // few passes.
 func ReadBandwidth(threads int, size int) float64 {
-	threads = max(threads, 1)
 	words := make([]uint64, size/8)
 	for i := range words {
 		words[i] = uint64(i) // touch every page, so the reads are real
 	}
+	return readWords(threads, words)
+}
+
+// ReadBandwidthOf is ReadBandwidth over data itself: a model file's
+// mapping, whose pages (the page cache's, mapped 4 KB at a time) a decode
+// step streams, where ReadBandwidth reads fresh anonymous memory.
+func ReadBandwidthOf(threads int, data []byte) float64 {
+	if len(data) < 8 {
+		return 0
+	}
+	off := int(-uintptr(unsafe.Pointer(&data[0])) & 7)
+	data = data[off:]
+	return readWords(threads, unsafe.Slice((*uint64)(unsafe.Pointer(&data[0])), len(data)/8))
+}
+
+// readWords times threads goroutines summing equal parts of words, best
+// of three passes, in bytes per second.
+func readWords(threads int, words []uint64) float64 {
+	threads = max(threads, 1)
 	per := len(words) / threads
 	best := 0.0
 	var sink uint64

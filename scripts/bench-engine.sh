@@ -61,6 +61,9 @@ for t in "${types[@]}"; do
   awk -v t="$t" -v bw="$(echo "$short" | field read_bandwidth_gb_s)" -v r="$(echo "$short" | field decode_roofline_tokens_per_s)" \
     -v d="$(echo "$short" | field decode_tokens_per_s)" \
     'BEGIN { printf "| %s | decode vs roofline (read %.1f GB/s) | %.2f | roofline %.2f | %.2f |\n", t, bw, d, r, d / r }'
+  awk -v t="$t" -v bw="$(echo "$short" | field mapped_read_bandwidth_gb_s)" -v r="$(echo "$short" | field mapped_decode_roofline_tokens_per_s)" \
+    -v d="$(echo "$short" | field decode_tokens_per_s)" \
+    'BEGIN { printf "| %s | decode vs roofline of the mapped file (read %.1f GB/s) | %.2f | roofline %.2f | %.2f |\n", t, bw, d, r, d / r }'
   echo "| $t | image encode ms (518x518, with projector) | $(echo "$short" | field image_encode_ms) | - | - |"
   echo "| $t | peak RSS, $LONG-token prompt (q8_0 cache) | $(echo "$long" | field peak_rss_bytes) B | - | - |"
   rm -f "$DIR/v7-$t-llm.gguf"

@@ -168,7 +168,7 @@ func TestGenerateTokenizeBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !b.ImageEncodeRun || b.PrefillTPS <= 0 || b.DecodeTPS <= 0 || b.PeakRSSBytes <= 0 || b.ReadGBs <= 0 ||
-		b.RooflineTPS <= 0 || b.ReportMS <= 0 || b.ReportTokens != 5 || b.KVCache != "f16" { // auto: heads of 16
+		b.RooflineTPS <= 0 || b.MappedReadGBs <= 0 || b.MappedRooflineTPS <= 0 || b.ReportMS <= 0 || b.ReportTokens != 5 || b.KVCache != "f16" { // auto: heads of 16
 		t.Errorf("bench: %+v", b)
 	}
 }
