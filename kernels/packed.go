@@ -3,13 +3,12 @@ package kernels
 import "unsafe"
 
 // Packed prefill tiles: for many input rows, a tile of 16 (zmm) or 8 (ymm)
-// weight rows
-// is first repacked (transposed, unpacked, scales decoded) into scratch,
-// once per block of input rows, and then met by every group of input rows
-// (8 for Q4_0, 6 for Q4_K); the column tiles (tiles.go) redo that unpacking for each
-// group. The packed form and its kernels belong to a variant (avx512 on
-// amd64, and avx2 for Q4_K); they give the column tiles' results bit for
-// bit.
+// weight rows is first repacked (transposed, unpacked, scales decoded)
+// into scratch, once per block of input rows, and then met by every group
+// of input rows (8 for Q4_0 and Q8_0, 6 for Q4_K, 2 on ymm); the column
+// tiles (tiles.go) redo that unpacking for each group. The packed form and
+// its kernels belong to a variant (avx512; avx2 for Q4_K); they give the
+// twins' results bit for bit.
 
 // packMinRows is the fewest input rows that take the packed path: packing
 // a tile costs about what one group of rows does with it.
@@ -34,7 +33,7 @@ func matMulPacked(k *packedKernel, dst []float32, ldDst int, a *Activations, w *
 	// Input rows in blocks that stay in L2 beside the packed tile, at
 	// least 8 groups of rows per packing.
 	block := max(8*k.rows, qRowBlockBytes/max(1, a.RowBytes)/k.rows*k.rows)
-	packed, packCols := nb*k.blockBytes, k.cols
+	packed, packCols := nb*k.blockBytes, k.cols // weight rows per tile
 	buf := s.Bytes(packed + packCols*rb + 64)
 	off := int(-uintptr(unsafe.Pointer(&buf[0])) & 63) // cache-line aligned
 	p, pad := buf[off:off+packed], buf[off+packed:off+packed+packCols*rb]
