@@ -65,7 +65,8 @@ func TestReport(t *testing.T) {
 	}
 	if doc.Schema != report.Schema || !doc.DraftForReview || doc.StudyID != "cxr" || len(doc.Inputs) != 2 ||
 		doc.Inputs[1].View != "lateral" || len(doc.Inputs[0].SHA256) != 64 || len(doc.Model.SHA256) != 64 ||
-		doc.Timings.GeneratedTokens != len(doc.TokenIDs) || doc.Model.Quantization != "vision f32, language model f32, embeddings f32" {
+		doc.Timings.GeneratedTokens != len(doc.TokenIDs) || doc.Model.Quantization != "vision f32, language model f32, embeddings f32" ||
+		doc.Model.KVCache != "f16" { // auto, on heads of 16
 		t.Errorf("document: %+v", doc)
 	}
 	// Text tokens plus 2 images of 16 patches each.

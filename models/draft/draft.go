@@ -286,6 +286,7 @@ func (e *Engine) modelInfo() report.Model {
 		SHA256:       e.SHA256,
 		Quantization: Quantization(e.Model),
 		Backend:      e.Model.Backend.Describe(),
+		KVCache:      e.Cache.String(),
 	}
 }
 

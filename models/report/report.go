@@ -53,6 +53,7 @@ type Model struct {
 	SHA256       string `json:"sha256"`
 	Quantization string `json:"quantization"` // e.g. "vision q8_0, language model q4_k, embeddings q6_k"
 	Backend      string `json:"backend"`
+	KVCache      string `json:"kv_cache"` // the key/value cache type: "q8_0", "f16" or "f32"
 }
 
 // Timings are what the run took.
