@@ -1053,12 +1053,10 @@ func genPack(typ string) {
 	p("RET")
 }
 
-// genPackedTile writes TYPEPackedTileAvx512(dst *float32, ldDst int, p
-// *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int): the 16
-// packed weight rows against nr (1 to 8) activation rows, as the column
-// tile computes them (the same integer sums, the same float steps).
-func genPackedTile(typ string) {
-	name := typ + "PackedTileAvx512"
+// packedTileHeader opens the packed tile kernel name: its arguments (the
+// column tiles' less w and rb) in SI, CX, DI, R12, DX, R13, and a jump to
+// label N for nr = N, 1 <= N <= maxRows.
+func packedTileHeader(name string, maxRows int, label string) {
 	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)\n", name)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
 	p("MOVQ p+16(FP), SI")
@@ -1068,11 +1066,20 @@ func genPackedTile(typ string) {
 	p("MOVQ d+48(FP), DX")
 	p("MOVQ dstride+56(FP), R13")
 	p("MOVQ nr+64(FP), AX")
-	for nr := 1; nr < 8; nr++ {
+	for nr := 1; nr < maxRows; nr++ {
 		p("CMPQ AX, $%d", nr)
-		p("JEQ prows%d", nr)
+		p("JEQ %s%d", label, nr)
 	}
-	p("JMP prows8")
+	p("JMP %s%d", label, maxRows)
+}
+
+// genPackedTile writes TYPEPackedTileAvx512(dst *float32, ldDst int, p
+// *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int): the 16
+// packed weight rows against nr (1 to 8) activation rows, as the column
+// tile computes them (the same integer sums, the same float steps).
+func genPackedTile(typ string) {
+	name := typ + "PackedTileAvx512"
+	packedTileHeader(name, 8, "prows")
 	for nr := 1; nr <= 8; nr++ {
 		label(fmt.Sprintf("prows%d", nr))
 		for r := 0; r < nr; r++ {
@@ -1187,20 +1194,7 @@ func genPackQ4_K() {
 // and dmin), Z16..Z21 the rows' sub-block sums (then B), Z22..Z27 A.
 func genPackedTileQ4_K() {
 	const name = "q4_KPackedTileAvx512"
-	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)\n", name)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
-	p("MOVQ p+16(FP), SI")
-	p("MOVQ nb+24(FP), CX")
-	p("MOVQ q+32(FP), DI")
-	p("MOVQ qstride+40(FP), R12")
-	p("MOVQ d+48(FP), DX")
-	p("MOVQ dstride+56(FP), R13")
-	p("MOVQ nr+64(FP), AX")
-	for nr := 1; nr < packQ4_KRows; nr++ {
-		p("CMPQ AX, $%d", nr)
-		p("JEQ krows%d", nr)
-	}
-	p("JMP krows%d", packQ4_KRows)
+	packedTileHeader(name, packQ4_KRows, "krows")
 	act := func(r, off int) string { return fmt.Sprintf("%d(DI)", off+r*q8KStride) }
 	for nr := 1; nr <= packQ4_KRows; nr++ {
 		label(fmt.Sprintf("krows%d", nr))
@@ -1331,18 +1325,7 @@ func genPackQ4_KAvx2() {
 // Y10, Y11 A, Y12, Y13 the float sums.
 func genPackedTileQ4_KAvx2() {
 	const name = "q4_KPackedTileAvx2"
-	fmt.Fprintf(&out, "\n// func %s(dst *float32, ldDst int, p *byte, nb int, q *byte, qstride int, d *float32, dstride, nr int)\n", name)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
-	p("MOVQ p+16(FP), SI")
-	p("MOVQ nb+24(FP), CX")
-	p("MOVQ q+32(FP), DI")
-	p("MOVQ qstride+40(FP), R12")
-	p("MOVQ d+48(FP), DX")
-	p("MOVQ dstride+56(FP), R13")
-	p("MOVQ nr+64(FP), AX")
-	p("CMPQ AX, $1")
-	p("JEQ k2rows1")
-	p("JMP k2rows2")
+	packedTileHeader(name, packQ4_KAvx2Rows, "k2rows")
 	act := func(r, off int) string { return fmt.Sprintf("%d(DI)", off+r*q8KStride) }
 	for nr := 1; nr <= packQ4_KAvx2Rows; nr++ {
 		label(fmt.Sprintf("k2rows%d", nr))
