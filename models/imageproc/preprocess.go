@@ -139,22 +139,9 @@ func resizeCrop(img *Image, c *modelfile.Image) ([]uint8, Geometry, error) {
 		return nil, Geometry{}, fmt.Errorf("%s: sample depth %d (8 or 16)", name, img.Depth)
 	}
 
-	// Step 1: MAIRA-2's _normalize_image, a min-max stretch in float64. Every
-	// sample value maps through one table.
-	lo, hi := img.Pix[0], img.Pix[0]
-	for _, v := range img.Pix {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	if lo == hi {
-		return nil, Geometry{}, fmt.Errorf("%s: %w", name, ErrBlank)
-	}
-	lut := make([]uint8, int(hi)+1)
-	span := float64(hi - lo)
-	for v := int(lo); v <= int(hi); v++ {
-		a := float64(v - int(lo))
-		a /= span
-		a *= 255
-		lut[v] = uint8(a)
+	lut, err := minMaxTable(img.Pix)
+	if err != nil {
+		return nil, Geometry{}, fmt.Errorf("%s: %w", name, err)
 	}
 
 	// Step 2 geometry: transformers' get_resize_output_image_size with
@@ -187,6 +174,49 @@ func resizeCrop(img *Image, c *modelfile.Image) ([]uint8, Geometry, error) {
 		copy(out[(win.y0-g.CropTop+r)*g.CropWidth+win.x0-g.CropLeft:], part[r*pw:(r+1)*pw])
 	}
 	return out, g, nil
+}
+
+// minMaxTable is step 1, MAIRA-2's _normalize_image: a min-max stretch in
+// float64 (a -= min; a /= max; a *= 255, truncated to uint8), as a table
+// from every sample value up to the largest.
+func minMaxTable(pix []uint16) ([]uint8, error) {
+	if len(pix) == 0 {
+		return nil, errors.New("no pixels")
+	}
+	lo, hi := pix[0], pix[0]
+	for _, v := range pix {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if lo == hi {
+		return nil, ErrBlank
+	}
+	lut := make([]uint8, int(hi)+1)
+	span := float64(hi - lo)
+	for v := int(lo); v <= int(hi); v++ {
+		a := float64(v - int(lo))
+		a /= span
+		a *= 255
+		lut[v] = uint8(a)
+	}
+	return lut, nil
+}
+
+// MinMax8 returns the 8-bit gray image that the model's preprocessing
+// starts from (step 1 of Preprocess, before the resize and crop): what
+// `maira dicom2png` writes, so a person sees what the model sees.
+func MinMax8(img *Image) ([]uint8, error) {
+	if len(img.Pix) != img.Width*img.Height {
+		return nil, fmt.Errorf("%s: %d samples for a %dx%d image", img.Name, len(img.Pix), img.Width, img.Height)
+	}
+	lut, err := minMaxTable(img.Pix)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", img.Name, err)
+	}
+	out := make([]uint8, len(img.Pix))
+	for i, v := range img.Pix {
+		out[i] = lut[v]
+	}
+	return out, nil
 }
 
 // floorDiv is Python's a // b for b > 0.
