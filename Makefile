@@ -44,7 +44,9 @@ endif
 # The demo: generate a tiny MAIRA-2 checkpoint in the real layout (random
 # weights, so the findings are gibberish), convert it with the default
 # recipe, inspect it, draw a synthetic chest radiograph, and write the draft
-# report for it, as text and as the report document.
+# report for it, as text and as the report document; then the same for a
+# small DICOM radiograph (JPEG Lossless, MONOCHROME1, windowed) of the test
+# corpus, which dcmtk made.
 demo: build
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN) testmodel --preset tiny -o $(DEMO)/maira-2-tiny
@@ -54,6 +56,8 @@ demo: build
 	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image $(DEMO)/chest.png \
 	  --indication "Cough and fever." --technique "PA chest radiograph." --max-tokens 40
 	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image $(DEMO)/chest.png --max-tokens 40 --json > $(DEMO)/report.json
+	$(BIN) inspect dicom/testdata/u12-jpegll-sv1.dcm
+	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image dicom/testdata/u12-jpegll-sv1.dcm --max-tokens 20
 	@echo "demo: done; the report document is $(DEMO)/report.json (schema: docs/report.md)"
 
 # Benchmarks: the Go benchmarks of the quantizers, readers and kernels, the

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"maira/dicom"
 	"maira/quant/gguf"
 	"maira/quant/hf"
 	"maira/quant/modelfile"
@@ -26,7 +27,7 @@ func init() {
 const arrayPreview = 8
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	c := newCLI("inspect", "PATH [--json] [--full]\n\nPATH is a GGUF file, a Hugging Face checkpoint folder, or a .safetensors file.", stdout)
+	c := newCLI("inspect", "PATH [--json] [--full]\n\nPATH is a GGUF file, a Hugging Face checkpoint folder, a .safetensors file, or a DICOM\nimage (its decoded summary; patient identifiers are masked).", stdout)
 	asJSON := c.Bool("json", false, "print JSON")
 	full := c.Bool("full", false, "print long arrays (the vocabulary) whole")
 	pos, err := c.parse(args)
@@ -39,6 +40,13 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	st, err := os.Stat(pos[0])
 	if err != nil {
 		return err
+	}
+	if !st.IsDir() {
+		if isDICOM, err := dicom.IsDICOMFile(pos[0]); err != nil {
+			return err
+		} else if isDICOM {
+			return inspectDICOM(pos[0], *asJSON, stdout)
+		}
 	}
 	var rep *inspection
 	switch {

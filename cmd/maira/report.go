@@ -23,7 +23,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	c := newCLI("report", "--model M.gguf --image FRONTAL [--lateral F] [--prior F --prior-report TEXT]\n"+
 		"       [--indication T] [--technique T] [--comparison T] [--max-tokens N] [--grounded] [--json]\n"+
 		"       [--dump FILE.safetensors]\n\n"+
-		"Images: PNG (8/16-bit) or JPEG. The findings stream to stdout as they are written; every\n"+
+		"Images: PNG (8/16-bit), JPEG, or DICOM (CR/DX chest radiographs; the README lists the\n"+
+		"transfer syntaxes). A DICOM frontal image supplies the study identity and, when --indication\n"+
+		"is not given, its indication. The findings stream to stdout as they are written; every\n"+
 		"report is a machine draft for review by a radiologist.", stdout)
 	ef := addEngineFlags(c)
 	frontal := c.String("image", "", "current frontal image")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"maira/dicom"
+	"maira/models/imageproc"
 	"maira/models/report"
 	"maira/quant/safetensors"
 )
@@ -98,6 +101,100 @@ func TestReport(t *testing.T) {
 	}
 	if code, stdout, _ := mairaCLI("inspect", dump); code != 0 || !strings.Contains(stdout, "first_logits") {
 		t.Errorf("inspect of the dump: %d\n%s", code, stdout)
+	}
+}
+
+// TestReportDICOM runs a study from a DICOM file made by dcmtk: its study
+// identity and indication reach the document, its role is checked.
+func TestReportDICOM(t *testing.T) {
+	model, _, png := testFiles(t)
+	dcm := filepath.Join("..", "..", "dicom", "testdata", "u16-jpegll-sv1.dcm")
+	code, stdout, stderr := mairaCLI("report", "--model", model, "--image", dcm, "--lateral", png, "--json", "--max-tokens", "4")
+	if code != 0 {
+		t.Fatalf("report: %s", stderr)
+	}
+	var doc report.Document
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	in := doc.Inputs[0].DICOM
+	if doc.StudyID != "1.2.826.0.1.3680043.10.1407.1" || doc.Study == nil || doc.Study.PatientID != "PID-778899" ||
+		doc.Study.AccessionNumber != "ACC0042" || doc.Sections.Indication != "Cough and fever, r/o pneumonia" ||
+		in == nil || in.ViewPosition != "PA" || !strings.HasPrefix(in.TransferSyntax, "JPEG Lossless") ||
+		doc.Inputs[0].Width != 59 || doc.Inputs[1].DICOM != nil {
+		t.Errorf("document: %s", stdout)
+	}
+	for _, w := range doc.Warnings {
+		if strings.Contains(w, "u16-jpegll-sv1.dcm") {
+			t.Errorf("warning %q for a complete file", w)
+		}
+	}
+	// The patient's identity stays out of the progress output.
+	if strings.Contains(stderr, "778899") || strings.Contains(stderr, "Doe") {
+		t.Errorf("stderr shows patient identifiers: %s", stderr)
+	}
+
+	// A given indication wins over the file's.
+	code, stdout, stderr = mairaCLI("report", "--model", model, "--image", dcm, "--indication", "Dyspnea.", "--json", "--max-tokens", "2")
+	if code != 0 || !strings.Contains(stdout, `"indication": "Dyspnea."`) {
+		t.Errorf("report --indication: %d %s %s", code, stdout, stderr)
+	}
+
+	dir := t.TempDir()
+	data, err := os.ReadFile(dcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := filepath.Join(dir, "ct.dcm")
+	os.WriteFile(ct, bytes.Replace(data, []byte("DX"), []byte("CT"), 1), 0o644)
+	noView := filepath.Join(dir, "noview.dcm")
+	os.WriteFile(noView, bytes.Replace(data, []byte("CS\x02\x00PA"), []byte("CS\x02\x00  "), 1), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--image", png, "--lateral", dcm}, "View Position PA is a frontal view, but the image was given as the lateral image"},
+		{[]string{"--image", ct}, "ct.dcm: modality CT: only chest radiographs (CR, DX) are read"},
+		{[]string{"--image", filepath.Join(dir, "missing.dcm")}, "missing.dcm: no such file"},
+	} {
+		code, stdout, stderr := mairaCLI(append([]string{"report", "--model", model}, tc.args...)...)
+		if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+	code, stdout, stderr = mairaCLI("report", "--model", model, "--image", noView, "--max-tokens", "2")
+	if code != 0 || !strings.Contains(stdout, "warning: noview.dcm: View Position absent: the lone image was taken as frontal") {
+		t.Errorf("no view position: %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+func TestDICOMCommands(t *testing.T) {
+	dcm := filepath.Join("..", "..", "dicom", "testdata", "u12-jpegll-sv1.dcm")
+	code, stdout, stderr := mairaCLI("inspect", dcm)
+	if code != 0 || !strings.Contains(stdout, "JPEG Lossless") || !strings.Contains(stdout, "***899") ||
+		strings.Contains(stdout, "778899") || strings.Contains(stdout, "Doe") || !strings.Contains(stdout, "MONOCHROME1 inverted") {
+		t.Errorf("inspect: %d\n%s%s", code, stdout, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "x.png")
+	if code, stdout, stderr := mairaCLI("dicom2png", dcm, "-o", out); code != 0 || !strings.Contains(stdout, "67x53") {
+		t.Fatalf("dicom2png: %d %s %s", code, stdout, stderr)
+	}
+	img, err := imageproc.DecodeFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := dicom.ReadFile(dcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want8, _ := imageproc.MinMax8(want.Gray)
+	for i, v := range want8 {
+		if img.Pix[i] != uint16(v) {
+			t.Fatalf("pixel %d: %d, want %d", i, img.Pix[i], v)
+		}
+	}
+	if code, _, stderr := mairaCLI("dicom2png", "report_test.go", "-o", out); code != 1 || !strings.Contains(stderr, "report_test.go: not a DICOM file") {
+		t.Errorf("dicom2png of a Go file: %d %q", code, stderr)
 	}
 }
 

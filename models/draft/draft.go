@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"maira/dicom"
 	"maira/internal/filehash"
 	"maira/models/imageproc"
 	"maira/models/llama"
@@ -60,11 +61,14 @@ func Open(path string, b runtime.Backend, hashes *filehash.Cache, generator stri
 // Close unloads the model.
 func (e *Engine) Close() error { return e.Model.Close() }
 
-// Image is one image of a study: a file, or an image already decoded by
-// another reader (DICOM) with the file it came from.
+// Image is one image of a study: a file (PNG, JPEG or DICOM, told apart by
+// their contents), or an image already decoded with the file it came from.
 type Image struct {
 	Path    string
-	Decoded *imageproc.Image // nil: decode Path as PNG or JPEG
+	Decoded *imageproc.Image // nil: decode Path
+	// DICOM is the DICOM reading of Path, where the caller has read it
+	// already (the drop folder, to group studies); nil: Report reads it.
+	DICOM *dicom.Image
 }
 
 // Request is one study to report on.
@@ -132,12 +136,9 @@ func (e *Engine) Report(req Request, emit func(runtime.Event)) (*report.Document
 	var t0 = time.Now()
 	err := runtime.RunStage(emit, "decode image", func() error {
 		for _, v := range views {
-			img := v.img.Decoded
-			if img == nil {
-				var err error
-				if img, err = imageproc.DecodeFile(v.img.Path); err != nil {
-					return err
-				}
+			img, dcm, err := v.img.decode()
+			if err != nil {
+				return err
 			}
 			p, err := imageproc.Preprocess(img, h.Image)
 			if err != nil {
@@ -147,6 +148,11 @@ func (e *Engine) Report(req Request, emit func(runtime.Event)) (*report.Document
 			in := report.Input{File: v.img.Path, View: v.name, Width: img.Width, Height: img.Height}
 			if v.img.Path != "" {
 				if in.SHA256, err = filehash.File(v.img.Path); err != nil {
+					return err
+				}
+			}
+			if dcm != nil {
+				if err := dicomInput(doc, &in, dcm, v, len(views) == 1); err != nil {
 					return err
 				}
 			}
@@ -192,8 +198,9 @@ func (e *Engine) Report(req Request, emit func(runtime.Event)) (*report.Document
 	doc.Timings.EncodeMS = ms(time.Since(t0))
 
 	// Prompt -> tokens, with each <image> expanded to its patches.
-	study := prompt.Study{Lateral: req.Lateral != nil, Prior: req.Prior != nil, PriorReport: req.Sections.PriorReport,
-		Indication: req.Sections.Indication, Technique: req.Sections.Technique, Comparison: req.Sections.Comparison, Grounded: req.Grounded}
+	sec := doc.Sections
+	study := prompt.Study{Lateral: req.Lateral != nil, Prior: req.Prior != nil, PriorReport: sec.PriorReport,
+		Indication: sec.Indication, Technique: sec.Technique, Comparison: sec.Comparison, Grounded: req.Grounded}
 	text := prompt.Text(h.Prompt, study)
 	perImage := embeds[0].Rows()
 	layout, err := prompt.Expand(e.Tokenizer.EncodePrompt(text), int32(h.Prompt.ImageTokenID), perImage, len(embeds))
@@ -317,4 +324,75 @@ func (f *firstLogits) Prefill(x runtime.Tensor) ([]float32, error) {
 		f.dump.FirstLogits = append([]float32(nil), l...)
 	}
 	return l, err
+}
+
+// decode reads the image: as given, or from its file by its contents.
+func (im Image) decode() (*imageproc.Image, *dicom.Image, error) {
+	if im.DICOM != nil {
+		return im.DICOM.Gray, im.DICOM, nil
+	}
+	if im.Decoded != nil {
+		return im.Decoded, nil, nil
+	}
+	isDICOM, err := dicom.IsDICOMFile(im.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if isDICOM {
+		d, err := dicom.ReadFile(im.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d.Gray, d, nil
+	}
+	img, err := imageproc.DecodeFile(im.Path)
+	return img, nil, err
+}
+
+// dicomInput records a DICOM image in the document: its identity and
+// display, its warnings, the study of the frontal image, and the
+// indication when none was given. A file whose View Position contradicts
+// the role it was given is refused; one without a usable View Position
+// takes the role, with a warning.
+func dicomInput(doc *report.Document, in *report.Input, d *dicom.Image, v view, lone bool) error {
+	s := d.Study
+	in.DICOM = &report.DICOMInput{
+		SOPInstanceUID: s.SOPInstanceUID, SeriesInstanceUID: s.SeriesInstanceUID, Modality: s.Modality,
+		ViewPosition: s.ViewPosition, TransferSyntax: d.Syntax.Name, Photometric: d.Pixels.Photometric,
+		BitsStored: d.Pixels.BitsStored, Display: d.Display.String(),
+	}
+	want := dicom.Frontal
+	if v.name == "lateral" {
+		want = dicom.Lateral
+	}
+	name := filepath.Base(in.File)
+	switch {
+	case s.View == dicom.UnknownView && lone:
+		doc.Warnings = append(doc.Warnings, fmt.Sprintf("%s: View Position %s: the lone image was taken as frontal", name, viewPositionText(s.ViewPosition)))
+	case s.View == dicom.UnknownView:
+		doc.Warnings = append(doc.Warnings, fmt.Sprintf("%s: View Position %s: taken as %s, as given", name, viewPositionText(s.ViewPosition), v.name))
+	case s.View != want:
+		return fmt.Errorf("%s: View Position %s is a %s view, but the image was given as the %s image", in.File, s.ViewPosition, s.View, strings.ReplaceAll(v.name, "_", " "))
+	}
+	for _, w := range d.Warnings {
+		doc.Warnings = append(doc.Warnings, name+": "+w)
+	}
+	if v.name == "frontal" {
+		if s.StudyInstanceUID != "" {
+			doc.StudyID = s.StudyInstanceUID
+		}
+		doc.Study = &report.Study{StudyInstanceUID: s.StudyInstanceUID, AccessionNumber: s.AccessionNumber,
+			PatientID: s.PatientID, StudyDate: s.StudyDate}
+		if doc.Sections.Indication == "" && s.Indication != "" {
+			doc.Sections.Indication = s.Indication
+		}
+	}
+	return nil
+}
+
+func viewPositionText(vp string) string {
+	if vp == "" {
+		return "absent"
+	}
+	return fmt.Sprintf("%q not PA, AP, LL, RL or LATERAL", vp)
 }

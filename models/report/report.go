@@ -35,8 +35,10 @@ type Document struct {
 	Timings        Timings    `json:"timings"`
 	Inputs         []Input    `json:"inputs"`
 	Sections       Sections   `json:"sections"`
-	Warnings       []string   `json:"warnings"`
-	Generator      string     `json:"generator"` // "maira VERSION"
+	// Study is the DICOM study the images came from; nil for PNG/JPEG.
+	Study     *Study   `json:"study,omitempty"`
+	Warnings  []string `json:"warnings"`
+	Generator string   `json:"generator"` // "maira VERSION"
 }
 
 // Sentence is one finding; Boxes are [x0, y0, x1, y1] in the original
@@ -76,6 +78,34 @@ type Input struct {
 	View   string `json:"view"` // "frontal", "lateral" or "prior_frontal"
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
+	// DICOM describes a DICOM input; nil for PNG/JPEG.
+	DICOM *DICOMInput `json:"dicom,omitempty"`
+}
+
+// Study identifies the DICOM study a report belongs to. PatientID and
+// AccessionNumber are here so that the draft can be filed with its study;
+// they never go into logs.
+type Study struct {
+	StudyInstanceUID string `json:"study_instance_uid"`
+	AccessionNumber  string `json:"accession_number"`
+	PatientID        string `json:"patient_id"`
+	StudyDate        string `json:"study_date"`
+}
+
+// DICOMInput is what a DICOM image was and how its pixels were shown to
+// the model.
+type DICOMInput struct {
+	SOPInstanceUID    string `json:"sop_instance_uid"`
+	SeriesInstanceUID string `json:"series_instance_uid"`
+	Modality          string `json:"modality"`
+	ViewPosition      string `json:"view_position"`
+	TransferSyntax    string `json:"transfer_syntax"`
+	Photometric       string `json:"photometric"`
+	BitsStored        int    `json:"bits_stored"`
+	// Display is the grayscale pipeline applied, e.g. "rescale slope 1
+	// intercept 0, window center 2047 width 3000 (LINEAR), MONOCHROME1
+	// inverted".
+	Display string `json:"display"`
 }
 
 // Sections are the request's text sections as given ("" when absent; the

@@ -1,0 +1,40 @@
+package dicom
+
+import (
+	"fmt"
+
+	"maira/dicom/jpeg"
+)
+
+// jpegFrame decodes one JPEG frame (baseline, extended or lossless) and
+// checks it against the pixel module.
+func jpegFrame(p PixelInfo, s Syntax, b []byte) ([]int32, error) {
+	cfg, err := jpeg.DecodeConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	switch {
+	case cfg.Width != p.Columns || cfg.Height != p.Rows:
+		return nil, formatErr("%s: the JPEG frame is %dx%d, the header says %dx%d", s.Name, cfg.Width, cfg.Height, p.Columns, p.Rows)
+	case cfg.Components != 1:
+		return nil, formatErr("%s: a %d-component JPEG frame for %s", s.Name, cfg.Components, p.Photometric)
+	case cfg.Precision > p.BitsAllocated:
+		return nil, formatErr("%s: %d-bit JPEG samples in %d bits allocated", s.Name, cfg.Precision, p.BitsAllocated)
+	}
+	fr, err := jpeg.Decode(b, p.Rows*p.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	if len(fr.Planes) != 1 || len(fr.Planes[0]) != p.Rows*p.Columns {
+		return nil, formatErr("%s: the JPEG decoder gave an unexpected frame shape", s.Name)
+	}
+	// The codestream holds the samples as they would be allocated (dcmtk
+	// compresses and restores the whole words, High Bit and all), so the
+	// stored bits come out as for native data.
+	out := fr.Planes[0]
+	sv := newStoredValue(p, p.HighBit+1-p.BitsStored)
+	for i, v := range out {
+		out[i] = sv.get(uint32(v))
+	}
+	return out, nil
+}
