@@ -21,6 +21,18 @@ func jpegFrame(p PixelInfo, s Syntax, b []byte) ([]int32, error) {
 	case cfg.Precision > p.BitsAllocated:
 		return nil, formatErr("%s: %d-bit JPEG samples in %d bits allocated", s.Name, cfg.Precision, p.BitsAllocated)
 	}
+	// Every sample of a lossless scan costs at least one bit (a Huffman
+	// code), every 8x8 block of a DCT scan at least two (its DC code and
+	// an end-of-block): a frame too short for its size is refused before
+	// its planes are allocated, so that a small lying file cannot claim
+	// gigabytes.
+	need := p.Rows * p.Columns
+	if cfg.Process != "lossless" {
+		need = 2 * ((p.Rows + 7) / 8) * ((p.Columns + 7) / 8)
+	}
+	if len(b)*8 < need {
+		return nil, formatErr("%s: a JPEG frame of %d bytes cannot hold %dx%d pixels (truncated?)", s.Name, len(b), p.Columns, p.Rows)
+	}
 	fr, err := jpeg.Decode(b, p.Rows*p.Columns)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Name, err)

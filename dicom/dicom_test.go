@@ -327,3 +327,33 @@ func BenchmarkDecodeNative(b *testing.B) {
 		}
 	}
 }
+
+// TestLyingJPEGSize: a small JPEG Lossless file whose header and SOF both
+// claim 12000x12000 pixels is refused before its planes are allocated.
+func TestLyingJPEGSize(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "u16-jpegll-sv1.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := append([]byte{}, data...)
+	put := func(tag Tag, v uint16) {
+		key := []byte{byte(tag >> 16), byte(tag >> 24), byte(tag), byte(tag >> 8), 'U', 'S', 2, 0}
+		i := bytes.Index(b, key)
+		if i < 0 {
+			t.Fatalf("%s not found", tag)
+		}
+		binary.LittleEndian.PutUint16(b[i+8:], v)
+	}
+	put(Rows, 12000)
+	put(Columns, 12000)
+	i := bytes.Index(b, []byte{0xFF, 0xC3})
+	if i < 0 {
+		t.Fatal("no SOF3")
+	}
+	binary.BigEndian.PutUint16(b[i+5:], 12000)
+	binary.BigEndian.PutUint16(b[i+7:], 12000)
+	_, err = Decode(b, "big.dcm")
+	if err == nil || !strings.Contains(err.Error(), "cannot hold 12000x12000 pixels") {
+		t.Errorf("error %v", err)
+	}
+}

@@ -224,6 +224,11 @@ func rleFrame(p PixelInfo, b []byte) ([]int32, error) {
 		if start < 64 || start > end || end > len(b) {
 			return nil, formatErr("RLE segment %d at bytes %d-%d of a %d-byte frame", s+1, start, end, len(b))
 		}
+		// PackBits writes at most 128 bytes for every 2 it reads: a
+		// segment too short for the frame is refused before allocating.
+		if (end-start)*64 < n {
+			return nil, formatErr("RLE segment %d of %d bytes cannot hold %dx%d pixels (truncated?)", s+1, end-start, p.Columns, p.Rows)
+		}
 		out, err := unpackBits(b[start:end], n)
 		if err != nil {
 			return nil, formatErr("RLE segment %d: %v", s+1, err)

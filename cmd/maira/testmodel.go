@@ -8,6 +8,7 @@ import (
 
 	"maira/quant/convert"
 	"maira/quant/testmodel"
+	"maira/watcher"
 )
 
 func init() {
@@ -24,7 +25,8 @@ func runTestmodel(args []string, stdout, stderr io.Writer) error {
 	}
 	c := newCLI("testmodel", "--preset NAME -o DIR [--dtype f32|bf16] [--seed N]\n"+
 		"       maira testmodel --preset NAME --gguf TYPE -o FILE.gguf\n"+
-		"       maira testmodel --image FILE.png [--size 640x560] [--depth 16]\n\n"+
+		"       maira testmodel --image FILE.png [--size 640x560] [--depth 16]\n"+
+		"       maira testmodel --studies DIR [--count 3] [--size 640x560]\n\n"+
 		"Writes a checkpoint in exactly the microsoft/maira-2 layout (config.json, sharded safetensors\n"+
 		"and index, tokenizer files with the real LLaMA vocabulary and MAIRA-2's added tokens,\n"+
 		"preprocessor settings), or, with --gguf, the same model straight into a GGUF file\n"+
@@ -38,12 +40,33 @@ func runTestmodel(args []string, stdout, stderr io.Writer) error {
 	imagePath := c.String("image", "", "write a synthetic chest radiograph PNG to this file instead")
 	size := c.String("size", "640x560", "radiograph size WIDTHxHEIGHT (with --image)")
 	depth := c.Int("depth", 16, "radiograph bits per sample, 8 or 16 (with --image)")
+	studies := c.String("studies", "", "write synthetic studies into this folder instead (DICOM frontal+lateral, DICOM frontal, PNG+sidecar)")
+	count := c.Int("count", 3, "number of studies (with --studies)")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
 		return usagef("unexpected argument %q", pos[0])
+	}
+	if *studies != "" {
+		var w, h int
+		if _, err := fmt.Sscanf(*size, "%dx%d", &w, &h); err != nil {
+			return usagef("--size %q: want WIDTHxHEIGHT", *size)
+		}
+		if *count < 1 {
+			return usagef("--count %d: want at least 1", *count)
+		}
+		st, err := watcher.WriteDemoStudies(*studies, *count, w, h, *seed)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, f := range st {
+			n += len(f)
+		}
+		fmt.Fprintf(stdout, "wrote %d synthetic studies (%d files) into %s\n", len(st), n, *studies)
+		return nil
 	}
 	if *imagePath != "" {
 		var w, h int
