@@ -82,8 +82,11 @@ func corpusCases() []genCase {
 		dct("e12_gray", 1, 12, "+ee"),
 		dct("e8_gray", 1, 8, "+ee"),
 		dct("b8_ycc422", 3, 8, "+eb"),
-		dct("b8_ycc411", 3, 8, "+eb", "+n1"),
+		dct("b8_ycc420", 3, 8, "+eb", "+n1"), // dcmtk calls H2V2 "4:1:1"
 		dct("b8_ycc444", 3, 8, "+eb", "+s4", "+q", "75"),
+		dct("b8_gray_stdhuff", 1, 8, "+eb", "-ho"),
+		dct("b8_gray_q10", 1, 8, "+eb", "+q", "10"),
+		dct("e12_gray_q20", 1, 12, "+ee", "+q", "20"),
 		owndct("own_b8_gray_ri5", 70, 43, [][2]int{{1, 1}}, dctOpts{precision: 8, ri: 5, scale: 0.5}),
 		owndct("own_b8_420_ri3", 61, 45, [][2]int{{2, 2}, {1, 1}, {1, 1}}, dctOpts{precision: 8, ri: 3, scale: 0.3}),
 		owndct("own_e12_3scans_ri7", 37, 29, [][2]int{{1, 1}, {1, 1}, {1, 1}}, dctOpts{precision: 12, ri: 7, separate: true, scale: 0.2}),
@@ -260,8 +263,8 @@ func TestDcmtkFresh(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed))
 	for _, c := range corpusCases() {
 		// Fresh sizes, odd and not multiples of 8 or 16 most of the time.
-		c.w = 9 + rng.Intn(150)
-		c.h = 9 + rng.Intn(120)
+		c.w = 9 + rng.Intn(300)
+		c.h = 9 + rng.Intn(260)
 		if c.ll.ri > 0 {
 			c.ll.ri = c.w * (1 + rng.Intn(5))
 		}
@@ -271,6 +274,16 @@ func TestDcmtkFresh(t *testing.T) {
 		r := generate(t, t.TempDir(), c, rng)
 		checkDecode(t, c.name+fmt.Sprintf("[%dx%d]", c.w, c.h), r.stream, r.want, c.w, c.h, c.process, c.prec)
 	}
+}
+
+// refusedCases are real streams of processes Decode refuses, kept in the
+// corpus as refuse_NAME.jpg with the error text they must give.
+var refusedCases = []struct {
+	name, want string
+	opts       []string
+}{
+	{"progressive", "unsupported process: progressive DCT (SOF2)", []string{"+ep"}},
+	{"spectral", "unsupported process: progressive DCT (SOF2)", []string{"+es"}},
 }
 
 const corpusDir = "testdata"
@@ -300,6 +313,27 @@ func writeCorpus(t *testing.T) {
 		fmt.Fprintf(&manifest, "%s %d %d %s %d %d %s\n", c.name, c.w, c.h, c.process, c.prec, len(r.want), how)
 	}
 	writeFile(t, filepath.Join(corpusDir, "cases.txt"), []byte(manifest.String()))
+	for _, c := range refusedCases {
+		im := synth(39, 27, 8, 0.02, rand.New(rand.NewSource(99)))
+		writeFile(t, filepath.Join(corpusDir, "refuse_"+c.name+".jpg"), dcmtkEncode(t, t.TempDir(), im, c.opts...))
+	}
+}
+
+func TestRefusedCorpus(t *testing.T) {
+	for _, c := range refusedCases {
+		b, err := os.ReadFile(filepath.Join(corpusDir, "refuse_"+c.name+".jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Decode(b, 0)
+		if err == nil || err.Error() != "jpeg: "+c.want {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+		cfg, err := DecodeConfig(b)
+		if err == nil || cfg.Width != 39 || cfg.Height != 27 || cfg.Process != "progressive" {
+			t.Errorf("%s: DecodeConfig = %+v, %v", c.name, cfg, err)
+		}
+	}
 }
 
 func encodePGM(p []uint16, w, h, prec int) []byte {

@@ -17,7 +17,13 @@
 // It refuses, with an UnsupportedError naming the process, progressive DCT,
 // arithmetic coding, hierarchical mode, JPEG-LS, JPEG 2000, lossless with
 // more than 4 components, and a frame height defined by DNL. Malformed or
-// truncated data yields a FormatError; no input makes it panic, and memory
-// use is bounded by the frame size declared in the SOF header, which Decode
-// checks against the caller's limit before allocating the planes.
+// truncated data yields a FormatError (a scan that runs out of data is an
+// error, never zero-filled); no input makes it panic, and memory use is
+// bounded by the frame size declared in the SOF header, which Decode checks
+// against the caller's limit, and against the length of the data, before
+// allocating the planes.
+//
+// Lossless restart intervals must be whole lines, as libjpeg (and so
+// dcmdjpeg) requires; lossless interleaved scans of subsampled components
+// are refused, as no DICOM encoder writes them.
 package jpeg

@@ -59,10 +59,6 @@ func (br *bitReader) fill() {
 // overrun reports whether padding bits have been consumed.
 func (br *bitReader) overrun() bool { return br.nbits < br.pad }
 
-func (br *bitReader) reset() {
-	br.acc, br.nbits, br.pad = 0, 0, 0
-}
-
 const lutBits = 9
 
 // huffTable is a decoding table built from a DHT segment.

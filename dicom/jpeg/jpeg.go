@@ -179,6 +179,20 @@ func Decode(data []byte, maxPixels int) (*Frame, error) {
 	if maxPixels > 0 && d.width*d.height > maxPixels {
 		return nil, FormatError(fmt.Sprintf("image size %dx%d exceeds the limit of %d pixels", d.width, d.height, maxPixels))
 	}
+	// Every lossless sample costs at least one bit (its Huffman code) and
+	// every DCT block two (DC code and end of block), so a stream too short
+	// for its declared size is refused before the planes are allocated.
+	need := 0
+	for _, c := range d.comps {
+		if d.process == "lossless" {
+			need += c.w * c.h2
+		} else {
+			need += 2 * ((c.w + 7) / 8) * ((c.h2 + 7) / 8)
+		}
+	}
+	if len(d.data)*8 < need {
+		return nil, FormatError(fmt.Sprintf("truncated data: %d bytes cannot hold a %dx%d frame", len(d.data), d.width, d.height))
+	}
 	for i := range d.comps {
 		c := &d.comps[i]
 		if d.process == "lossless" {
@@ -212,15 +226,13 @@ func Decode(data []byte, maxPixels int) (*Frame, error) {
 func (d *decoder) upsample(c *component) []int32 {
 	W, H := d.width, d.height
 	if c.h == d.hmax && c.v == d.vmax {
-		if c.stride == W {
-			return c.plane[:W*H]
+		// Compact the block-padded rows in place: row y moves down to
+		// y*W <= y*stride, so going forward never overwrites a row not
+		// yet moved.
+		for y := 1; y < H && c.stride != W; y++ {
+			copy(c.plane[y*W:(y+1)*W], c.plane[y*c.stride:y*c.stride+W])
 		}
-		out := make([]int32, W*H)
-		for y := 0; y < H; y++ {
-			copy(out[y*W:(y+1)*W], c.plane[y*c.stride:y*c.stride+W])
-		}
-		c.plane = nil
-		return out
+		return c.plane[: W*H : W*H]
 	}
 	out := make([]int32, W*H)
 	xmap := make([]int, W)
@@ -639,7 +651,8 @@ func (d *decoder) readScan(p []byte) error {
 
 // restart consumes the RSTn marker that must end every restart interval.
 func (d *decoder) restart(n int) error {
-	d.br.reset()
+	// Bits left in the reader are the 1-bit padding of the interval's
+	// last byte; libjpeg also skips any stray bytes before the marker.
 	d.pos = d.br.pos
 	m, err := d.nextMarker()
 	if err != nil {
