@@ -1,0 +1,253 @@
+package watcher
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestConfig(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.Mkdir(in, 0o755)
+	write := func(s string) string {
+		p := filepath.Join(dir, "c.toml")
+		os.WriteFile(p, []byte(s), 0o644)
+		return p
+	}
+	c, err := LoadConfig(write("model = \"m.gguf\"\nin = \"" + in + "\"\nout = \"" + dir + "/out\"\nsettle = \"2s\"\n[retention]\narchive_days = 7\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Settle.Duration != 2*time.Second || c.Retention.ArchiveDays != 7 || c.StudyQuiet.Duration != 30*time.Second ||
+		!c.Outputs.SR || c.Data != filepath.Join(dir, "out", ".maira") {
+		t.Errorf("config %+v", c)
+	}
+	// The documented example loads.
+	if _, err := LoadConfig(filepath.Join("..", "docs", "maira-watch.toml")); err != nil {
+		t.Errorf("docs/maira-watch.toml: %v", err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"model = \"m\"\nsetle = \"2s\"\n", `unknown setting "setle"`},
+		{"settle = \"two seconds\"\n", "two seconds"},
+		{"model = [\n", "line"},
+	} {
+		if _, err := LoadConfig(write(tc.file)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{In: in, Out: dir}, "no model"},
+		{Config{Model: "m", In: in, Out: in + "/out"}, "inside the drop folder"},
+		{Config{Model: "m", In: in, Out: filepath.Dir(in)}, "inside the output folder"},
+		{Config{Model: "m", In: dir + "/none", Out: dir + "/o"}, "not a folder"},
+	} {
+		cc := Defaults()
+		cc.Model, cc.In, cc.Out = tc.c.Model, tc.c.In, tc.c.Out
+		if err := cc.Check(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
+		}
+	}
+}
+
+func TestArrivals(t *testing.T) {
+	dir := t.TempDir()
+	a := newArrivals(dir, time.Hour)
+	now := time.Now()
+	// Written in place: waits the settle time.
+	os.WriteFile(filepath.Join(dir, "inplace.dcm"), []byte("x"), 0o644)
+	// Renamed in after its last write: taken at once.
+	tmp := filepath.Join(t.TempDir(), "r.dcm")
+	os.WriteFile(tmp, []byte("y"), 0o644)
+	old := now.Add(-time.Minute)
+	os.Chtimes(tmp, old, old)
+	os.Rename(tmp, filepath.Join(dir, "renamed.dcm"))
+	for _, n := range []string{".hidden.dcm", "x.dcm.part", "y.tmp", "z.dcm~"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("z"), 0o644)
+	}
+	got, pending := a.scan(now)
+	if len(got) != 1 || filepath.Base(got[0]) != "renamed.dcm" || pending != 1 {
+		t.Errorf("scan: %v, %d pending", got, pending)
+	}
+	// Taken files are not handed out twice; settled ones are.
+	got, pending = a.scan(now.Add(2 * time.Hour))
+	if len(got) != 1 || filepath.Base(got[0]) != "inplace.dcm" || pending != 0 {
+		t.Errorf("after settling: %v, %d pending", got, pending)
+	}
+	if got, _ := a.scan(now.Add(3 * time.Hour)); len(got) != 0 {
+		t.Errorf("handed out again: %v", got)
+	}
+}
+
+func TestSidecar(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "a.png")
+	os.WriteFile(img, []byte("png"), 0o644)
+	os.WriteFile(filepath.Join(dir, "lat.png"), []byte("png"), 0o644)
+	for _, tc := range []struct{ json, want string }{
+		{`{"schema": "maira.sidecar/v1", "indication": "Cough.", "lateral": "lat.png"}`, ""},
+		{`{"schema": "maira.sidecar/v2"}`, "schema"},
+		{`{"schema": "maira.sidecar/v1", "indicaton": "x"}`, "unknown field"},
+		{`{"schema": "maira.sidecar/v1", "lateral": "../etc/passwd"}`, "same folder"},
+		{`{"schema": "maira.sidecar/v1", "prior_report": "x"}`, "needs prior"},
+	} {
+		os.WriteFile(filepath.Join(dir, "a.json"), []byte(tc.json), 0o644)
+		sc, _, err := readSidecar(img)
+		if tc.want == "" {
+			if err != nil || sc.Indication != "Cough." {
+				t.Errorf("%s: %v %+v", tc.json, err, sc)
+			}
+			if got := attachedTo(filepath.Join(dir, "lat.png")); got != img {
+				t.Errorf("lat.png attached to %q", got)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.json, err, tc.want)
+		}
+	}
+}
+
+// TestLifecycle runs the service as a technician meets it: studies
+// reported, `maira status` through the socket (no patient identifiers), a
+// duplicate and a late image archived but not reported, SIGTERM exits 0.
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	staging := filepath.Join(s.root, "staging")
+	studies, err := WriteDemoStudies(staging, 3, 80, 64, 21)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lateral of study 0 is held back, to arrive after the report.
+	lateral := studies[0][1]
+	s.drop(studies[0][0])
+	s.drop(studies[1]...)
+	s.drop(studies[2]...)
+	cmd := s.start()
+	waitFor(t, func() bool { return len(s.reports()) == 3 })
+
+	out, err := exec.Command(binary, "status", "--out", s.out, "--json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("status: %v %s", err, out)
+	}
+	var st Status
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts[Done] != 3 || len(st.Recent) != 3 || st.In != s.in {
+		t.Errorf("status: %s", out)
+	}
+	text, _ := exec.Command(binary, "status", "--out", s.out).CombinedOutput()
+	for _, b := range [][]byte{out, text} {
+		if strings.Contains(string(b), "DEMO-") || strings.Contains(string(b), "Demo^Patient") {
+			t.Errorf("status shows patient identifiers: %s", b)
+		}
+	}
+	if info, err := os.Stat(SocketPath(filepath.Join(s.out, ".maira"))); err != nil || info.Mode().Perm() != 0o660 {
+		t.Errorf("control socket: %v %v", info.Mode(), err)
+	}
+
+	// A second copy of a reported image, and the late lateral.
+	dup := filepath.Join(staging, "copy.dcm")
+	arch, _ := filepath.Glob(filepath.Join(s.out, "archive", "*", "*", filepath.Base(studies[1][0])))
+	if len(arch) != 1 {
+		t.Fatalf("archived copy: %v", arch)
+	}
+	b, _ := os.ReadFile(arch[0])
+	os.WriteFile(dup, b, 0o644)
+	s.drop(dup, lateral)
+	waitFor(t, func() bool {
+		l, _ := filepath.Glob(filepath.Join(s.out, "archive", "*", "*", "late", filepath.Base(lateral)))
+		d, _ := filepath.Glob(filepath.Join(s.out, "archive", "*", "*", "duplicates", "copy.dcm"))
+		return len(l) == 1 && len(d) == 1
+	})
+	if n := len(s.reports()); n != 3 {
+		t.Errorf("%d reports after a duplicate and a late image, want 3", n)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("SIGTERM: %v", err)
+	}
+	logs, _ := os.ReadFile(filepath.Join(s.root, "watch-1.log"))
+	if strings.Contains(string(logs), "DEMO-") || strings.Contains(string(logs), "Demo^") {
+		t.Errorf("the log shows patient identifiers:\n%s", logs)
+	}
+	if !strings.Contains(string(logs), "arrived after the study was done") && !strings.Contains(string(logs), "image arrived after its study was finished") {
+		t.Errorf("no log line for the late image:\n%s", logs)
+	}
+}
+
+// TestLowDisk: below the free-space minimum nothing is taken in, the
+// status says why, and nothing is lost.
+func TestLowDisk(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	studies, err := WriteDemoStudies(filepath.Join(s.root, "staging"), 1, 64, 56, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.drop(studies[0]...)
+	cfg := filepath.Join(s.root, "c.toml")
+	os.WriteFile(cfg, []byte("[retention]\nmin_free_mb = 1000000000\n"), 0o644)
+	cmd := s.start("--config", cfg)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var st Status
+	waitFor(t, func() bool {
+		out, err := exec.Command(binary, "status", "--out", s.out, "--json").Output()
+		return err == nil && json.Unmarshal(out, &st) == nil && st.Paused != ""
+	})
+	if !strings.Contains(st.Paused, "low disk space") || len(s.reports()) != 0 {
+		t.Errorf("paused %q, %d reports", st.Paused, len(s.reports()))
+	}
+	if left, _ := os.ReadDir(s.in); len(left) != 2 {
+		t.Errorf("drop folder: %v", left)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	s := &Service{cfg: Defaults(), log: discardLog()}
+	s.cfg.Out = dir
+	s.cfg.Retention.ArchiveDays = 30
+	s.cfg.Retention.ArchiveMaxGB = 2.5e-6 // 2684 bytes
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, d := range []string{"2026-09-01", "2026-11-20", "2026-11-25", "2026-11-27"} {
+		p := filepath.Join(dir, "archive", d, "k")
+		os.MkdirAll(p, 0o755)
+		os.WriteFile(filepath.Join(p, "a.dcm"), make([]byte, 1000), 0o644)
+	}
+	s.retain(now)
+	left, _ := filepath.Glob(filepath.Join(dir, "archive", "*"))
+	var names []string
+	for _, l := range left {
+		names = append(names, filepath.Base(l))
+	}
+	if strings.Join(names, " ") != "2026-11-25 2026-11-27" {
+		t.Errorf("kept %v", names)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
