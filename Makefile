@@ -41,24 +41,12 @@ else
 	@echo "qemu-aarch64-static not installed: skipping the arm64 tests (apt-get install qemu-user-static)"
 endif
 
-# The demo: generate a tiny MAIRA-2 checkpoint in the real layout (random
-# weights, so the findings are gibberish), convert it with the default
-# recipe, inspect it, draw a synthetic chest radiograph, and write the draft
-# report for it, as text and as the report document; then the same for a
-# small DICOM radiograph (JPEG Lossless, MONOCHROME1, windowed) of the test
-# corpus, which dcmtk made.
+# The demo: a tiny MAIRA-2 checkpoint converted with the default recipe, then
+# the appliance itself, maira watch on a drop folder with synthetic studies
+# (DICOM and PNG) dropped in, reports shown as they appear, and a clean stop
+# (scripts/demo.sh).
 demo: build
-	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	$(BIN) testmodel --preset tiny -o $(DEMO)/maira-2-tiny
-	$(BIN) quant $(DEMO)/maira-2-tiny -o $(DEMO)/maira-2-tiny.gguf
-	$(BIN) inspect $(DEMO)/maira-2-tiny.gguf | head -n 8
-	$(BIN) testmodel --image $(DEMO)/chest.png --size 640x560
-	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image $(DEMO)/chest.png \
-	  --indication "Cough and fever." --technique "PA chest radiograph." --max-tokens 40
-	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image $(DEMO)/chest.png --max-tokens 40 --json > $(DEMO)/report.json
-	$(BIN) inspect dicom/testdata/u12-jpegll-sv1.dcm
-	$(BIN) report --model $(DEMO)/maira-2-tiny.gguf --image dicom/testdata/u12-jpegll-sv1.dcm --max-tokens 20
-	@echo "demo: done; the report document is $(DEMO)/report.json (schema: docs/report.md)"
+	BIN=$(BIN) DEMO=$(DEMO) scripts/demo.sh
 
 # Benchmarks: the Go benchmarks of the quantizers, readers and kernels, the
 # whole-checkpoint conversion benchmark (scripts/bench-quant.sh: a 14 GB

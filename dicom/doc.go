@@ -1,5 +1,7 @@
 // Package dicom reads chest radiographs from DICOM Part 10 files and turns
-// them into the gray image that MAIRA-2's preprocessing starts from.
+// them into the gray image that MAIRA-2's preprocessing starts from; it
+// also writes Part 10 files (write.go: the draft report's SR in dicom/sr,
+// the demo and test radiographs).
 //
 // The parser is our own: github.com/suyashkumar/dicom, the well-kept Go
 // library, is not served by the module proxy this project builds from, and

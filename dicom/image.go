@@ -21,6 +21,10 @@ type Image struct {
 	Study    Study
 	Gray     *imageproc.Image
 	Warnings []string
+	// Attributes are the Patient and General Study attributes
+	// (PatientStudyTags), copied out of the file, for objects filed with
+	// the study (the draft report's SR).
+	Attributes []Attribute
 }
 
 // IsDICOM tells whether data starts like a DICOM file: the "DICM" marker
@@ -94,6 +98,7 @@ func decode(data []byte, lim limits) (*Image, error) {
 	if img.Study, err = readStudy(f.DataSet); err != nil {
 		return nil, err
 	}
+	img.Attributes = CopyAttributes(f, PatientStudyTags...)
 	if img.Pixels, err = f.pixelInfo(lim); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"maira/internal/atomicfile"
 )
@@ -507,7 +508,8 @@ func WriteFile(path, sopClassUID, sopInstanceUID string, ds *DataSetBuilder) err
 // Radiograph is a chest radiograph to write as a DX image "for
 // presentation": the demo and test studies. Empty UIDs are made new;
 // Pix holds Width*Height stored values, row by row, each below
-// 1<<BitsStored.
+// 1<<BitsStored. Text is UTF-8 (Specific Character Set ISO_IR 192 where
+// it is not ASCII).
 type Radiograph struct {
 	Width, Height int
 	Pix           []uint16
@@ -523,8 +525,13 @@ type Radiograph struct {
 	ViewPosition string
 	// Indication is written as Reason for the Requested Procedure.
 	Indication string
-	// WindowWidth 0 writes no window.
+	// WindowWidth 0 is a LINEAR_EXACT window over the whole stored range,
+	// which shows the stored values as they are: an image for
+	// presentation must have a window or a VOI LUT (PS3.3 C.8.11.3.1.5).
 	WindowCenter, WindowWidth float64
+	// PixelSpacing is the detector's (Imager Pixel Spacing), in mm; 0:
+	// 0.2, a typical chest detector's.
+	PixelSpacing float64
 }
 
 // Tags WriteRadiograph writes beyond those the reader knows.
@@ -546,10 +553,20 @@ var (
 	tagLossyCompression  = T(0x0028, 0x2110)
 	tagPresentationLUT   = T(0x2050, 0x0020)
 	tagBurnedIn          = T(0x0028, 0x0301)
+	tagImagerPixelSpace  = T(0x0018, 0x1164)
+	tagPositionerType    = T(0x0018, 0x1508)
+	tagDetectorType      = T(0x0018, 0x7004)
+	tagAnatomicRegionSeq = T(0x0008, 0x2218)
+	tagAcquisitionCtxSeq = T(0x0040, 0x0555)
+	tagCodeValue         = T(0x0008, 0x0100)
+	tagCodingScheme      = T(0x0008, 0x0102)
+	tagCodeMeaning       = T(0x0008, 0x0104)
 )
 
 // WriteRadiograph writes r as a native MONOCHROME2 DX image, explicit VR
-// little endian, atomically.
+// little endian, atomically. It holds what the DX IOD requires (dicom3tools'
+// dciodvfy finds no error in it), with the Type 2 attributes that maira
+// does not know empty.
 func WriteRadiograph(path string, r Radiograph) error {
 	ds, sopUID, err := r.dataSet()
 	if err != nil {
@@ -608,6 +625,16 @@ func (r Radiograph) dataSet() (*DataSetBuilder, string, error) {
 	}
 	sop := uid(r.SOPInstanceUID)
 	ds := &DataSetBuilder{}
+	for _, text := range []string{r.PatientID, r.PatientName, r.AccessionNumber, r.Indication} {
+		if !utf8.ValidString(text) {
+			return nil, "", fmt.Errorf("dicom: text %q is not UTF-8", text)
+		}
+		for _, c := range []byte(text) {
+			if c >= 0x80 {
+				ds.AddString(SpecificCharacterSet, "CS", "ISO_IR 192")
+			}
+		}
+	}
 	ds.AddString(tagImageType, "CS", "ORIGINAL", "PRIMARY").
 		AddString(SOPClassUID, "UI", DXForPresentation).
 		AddString(SOPInstanceUID, "UI", sop).
@@ -648,11 +675,28 @@ func (r Radiograph) dataSet() (*DataSetBuilder, string, error) {
 		AddString(tagPresentationLUT, "CS", "IDENTITY")
 	// Pixel Intensity Relationship Sign (SS) 1: higher values brighter.
 	ds.Add(tagPixelIntensitySgn, "SS", []byte{1, 0})
+	spacing := r.PixelSpacing
+	if spacing == 0 {
+		spacing = 0.2
+	}
+	chest := (&DataSetBuilder{}).AddString(tagCodeValue, "SH", "51185008").
+		AddString(tagCodingScheme, "SH", "SCT").AddString(tagCodeMeaning, "LO", "Chest")
+	ds.AddDecimal(tagImagerPixelSpace, spacing, spacing).
+		AddString(tagDetectorType, "CS").
+		AddString(tagPositionerType, "CS").
+		AddSequence(tagAnatomicRegionSeq, chest).
+		AddSequence(tagAcquisitionCtxSeq)
 	if r.Indication != "" {
-		ds.AddString(ReasonForRequestedProc, "LO", r.Indication)
+		// In the Request Attributes Sequence, where the DX IOD has it; the
+		// reader looks there too.
+		ds.AddSequence(RequestAttributesSeq, (&DataSetBuilder{}).AddString(ReasonForRequestedProc, "LO", r.Indication))
 	}
 	if r.WindowWidth != 0 {
 		ds.AddDecimal(WindowCenter, r.WindowCenter).AddDecimal(WindowWidth, r.WindowWidth)
+	} else {
+		top := float64(int(1)<<bits - 1)
+		ds.AddDecimal(WindowCenter, top/2).AddDecimal(WindowWidth, top).
+			AddString(VOILUTFunction, "CS", "LINEAR_EXACT")
 	}
 	vr := "OW"
 	if allocated == 8 {

@@ -217,7 +217,7 @@ func TestWriteErrors(t *testing.T) {
 }
 
 // writeRamp is a radiograph whose stored values run from 0 to the top of
-// the range, so that the reader's "offset to start at 0" keeps them equal.
+// the range.
 func writeRamp(w, h, bits int) []uint16 {
 	pix := make([]uint16, w*h)
 	top := 1<<bits - 1
@@ -243,6 +243,8 @@ func TestWriteRadiograph(t *testing.T) {
 			PatientID: "PID-1", AccessionNumber: "ACC1", StudyInstanceUID: study, StudyDate: "20261127",
 			ViewPosition: "ll", SeriesNumber: 2}, Lateral},
 		{"8-bit odd size", Radiograph{Width: 7, Height: 5, BitsStored: 8, Pix: writeRamp(7, 5, 8), ViewPosition: "AP"}, Frontal},
+		{"UTF-8 text", Radiograph{Width: 4, Height: 4, BitsStored: 10, Pix: writeRamp(4, 4, 10), ViewPosition: "PA",
+			PatientName: "Müller^Hans", PatientID: "PÄ-1", Indication: "Verdacht auf Pneumonie, Fieber 39 °C"}, Frontal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,12 +276,37 @@ func TestWriteRadiograph(t *testing.T) {
 			if img.Pixels.BitsStored != tt.r.BitsStored || img.Gray.Width != tt.r.Width || img.Gray.Height != tt.r.Height {
 				t.Fatalf("pixels %+v, gray %dx%d", img.Pixels, img.Gray.Width, img.Gray.Height)
 			}
+			// The default window maps the stored range onto 0..65535.
+			top := float64(int(1)<<tt.r.BitsStored - 1)
+			if img.Display.VOI != "window" || img.Display.Function != "LINEAR_EXACT" {
+				t.Errorf("display %s", img.Display)
+			}
 			for i, v := range tt.r.Pix {
-				if img.Gray.Pix[i] != v {
-					t.Fatalf("pixel %d = %d, want %d", i, img.Gray.Pix[i], v)
+				want := math.Round(float64(v) / top * 65535)
+				if math.Abs(float64(img.Gray.Pix[i])-want) > 1 {
+					t.Fatalf("pixel %d = %d, want %v (stored %d)", i, img.Gray.Pix[i], want, v)
 				}
 			}
-			writeDcmdumpClean(t, path)
+			// And the stored values are the pixels.
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := f.Lookup(PixelData).Value
+			for i, v := range tt.r.Pix {
+				got := uint16(raw[i])
+				if tt.r.BitsStored > 8 {
+					got = binary.LittleEndian.Uint16(raw[2*i:])
+				}
+				if got != v {
+					t.Fatalf("stored pixel %d = %d, want %d", i, got, v)
+				}
+			}
+			writeDcmdumpClean(t, path, true)
 		})
 	}
 
@@ -304,6 +331,7 @@ func TestWriteRadiograph(t *testing.T) {
 		{Width: 1, Height: 1, BitsStored: 17, Pix: []uint16{1}},
 		{Width: 0, Height: 0},
 		{Width: 1, Height: 1, Pix: []uint16{1}, Indication: strings.Repeat("long ", 20)},
+		{Width: 1, Height: 1, Pix: []uint16{1}, PatientName: "M\xfcller"},
 	}
 	for i, r := range bad {
 		p := filepath.Join(dir, "bad.dcm")
@@ -316,9 +344,10 @@ func TestWriteRadiograph(t *testing.T) {
 	}
 }
 
-// writeDcmdumpClean checks that dcmtk reads path without a warning; it
-// skips where dcmtk is not installed.
-func writeDcmdumpClean(t *testing.T, path string) {
+// writeDcmdumpClean checks that dcmtk reads path without a warning and,
+// with iod, that dicom3tools finds no error in it as an instance of its
+// IOD; each check skips where its tool is not installed.
+func writeDcmdumpClean(t *testing.T, path string, iod bool) {
 	t.Helper()
 	if _, err := exec.LookPath("dcmdump"); err != nil {
 		t.Log("dcmdump (dcmtk) not installed: the check by dcmtk is skipped")
@@ -333,6 +362,19 @@ func writeDcmdumpClean(t *testing.T, path string) {
 	}
 	if !bytes.Contains(out, []byte("LittleEndianExplicit")) || !bytes.Contains(out, []byte(ImplementationVersionName)) {
 		t.Errorf("dcmdump output lacks the meta information:\n%s", out)
+	}
+	// dicom3tools' dciodvfy checks the object against its IOD; its
+	// warnings (no View Code Sequence, empty attributes a DICOMDIR would
+	// want) are not errors.
+	if _, err := exec.LookPath("dciodvfy"); err != nil {
+		t.Log("dciodvfy (dicom3tools) not installed: the IOD check is skipped")
+	} else if iod {
+		out, _ := exec.Command("dciodvfy", path).CombinedOutput()
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "Error") {
+				t.Errorf("dciodvfy %s: %s", path, line)
+			}
+		}
 	}
 	if _, err := exec.LookPath("dcmftest"); err == nil {
 		if out, err := exec.Command("dcmftest", path).CombinedOutput(); err != nil || !bytes.HasPrefix(out, []byte("yes:")) {
@@ -349,7 +391,7 @@ func TestWriteDcmdump(t *testing.T) {
 	if err := WriteFile(path, DXForPresentation, "1.2.3.4", writeSample()); err != nil {
 		t.Fatal(err)
 	}
-	writeDcmdumpClean(t, path)
+	writeDcmdumpClean(t, path, false)
 }
 
 // writeImplicit encodes elements as a bare implicit VR little endian data

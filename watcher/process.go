@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"maira/dicom"
+	"maira/dicom/sr"
 	"maira/internal/filehash"
 	"maira/models/draft"
 	"maira/models/report"
@@ -235,7 +236,7 @@ func (s *Service) outputs(st *Study, doc *report.Document, images []*dicom.Image
 	if s.cfg.Outputs.Text {
 		files["report.txt"] = []byte(reportText(doc))
 	}
-	if s.cfg.Outputs.SR && st.DICOM && len(images) > 0 && srWriter != nil {
+	if s.cfg.Outputs.SR && st.DICOM && len(images) > 0 {
 		b, err := srWriter(doc, images)
 		if err != nil {
 			return nil, fmt.Errorf("report.dcm: %v", err)
@@ -245,9 +246,25 @@ func (s *Service) outputs(st *Study, doc *report.Document, images []*dicom.Image
 	return files, nil
 }
 
-// srWriter renders the DICOM Basic Text SR (set by sr.go once the writer
-// is in).
-var srWriter func(doc *report.Document, images []*dicom.Image) ([]byte, error)
+// srWriter renders the DICOM Basic Text SR: filed with the frontal image's
+// patient and study, referencing every image shown to the model.
+func srWriter(doc *report.Document, images []*dicom.Image) ([]byte, error) {
+	var sources []sr.Source
+	for _, img := range images {
+		sources = append(sources, sr.SourceOf(img))
+	}
+	var sentences []string
+	if doc.Grounded {
+		for _, s := range doc.Sentences {
+			sentences = append(sentences, s.Text)
+		}
+	}
+	d, err := sr.New(images[0].Attributes, sources, sr.Report{Findings: doc.Findings, Sentences: sentences, Generator: doc.Generator, Time: doc.CreatedAt})
+	if err != nil {
+		return nil, err
+	}
+	return d.Bytes()
+}
 
 // reportText is report.txt: the banner, the findings, what the reviewer
 // must know.

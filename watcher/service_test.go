@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"maira/dicom"
 )
 
 func TestConfig(t *testing.T) {
@@ -137,6 +139,25 @@ func TestLifecycle(t *testing.T) {
 	s.drop(studies[2]...)
 	cmd := s.start()
 	waitFor(t, func() bool { return len(s.reports()) == 3 })
+
+	// DICOM studies get the SR, filed under the source study.
+	srs, _ := filepath.Glob(filepath.Join(s.out, "reports", "*", "*", "report.dcm"))
+	if len(srs) != 2 {
+		t.Errorf("%d report.dcm files, want 2 (the DICOM studies)", len(srs))
+	}
+	for _, p := range srs {
+		data, _ := os.ReadFile(p)
+		f, err := dicom.Parse(data)
+		if err != nil || f.String(dicom.Modality) != "SR" || !strings.HasPrefix(f.String(dicom.StudyInstanceUID), "2.25.") {
+			t.Errorf("%s: %v", p, err)
+		}
+		if _, err := exec.LookPath("dsrdump"); err == nil {
+			out, err := exec.Command("dsrdump", p).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "UNVERIFIED") || !strings.Contains(string(out), "PARTIAL") {
+				t.Errorf("dsrdump %s: %v\n%s", p, err, out)
+			}
+		}
+	}
 
 	out, err := exec.Command(binary, "status", "--out", s.out, "--json").CombinedOutput()
 	if err != nil {

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The demo (`make demo`): a tiny MAIRA-2 checkpoint in the real layout (random
+# weights, so the findings are gibberish) converted with the default recipe,
+# then the appliance itself: maira watch on a drop folder, synthetic studies
+# dropped in (DICOM frontal + lateral, DICOM frontal, PNG + sidecar, and a
+# JPEG Lossless MONOCHROME1 file made by dcmtk), the reports shown as they
+# appear, `maira status`, and a clean stop.
+set -euo pipefail
+BIN=${BIN:-bin/maira}
+DEMO=${DEMO:-build/demo}
+
+rm -rf "$DEMO" && mkdir -p "$DEMO/in" "$DEMO/out"
+"$BIN" testmodel --preset tiny -o "$DEMO/maira-2-tiny"
+"$BIN" quant "$DEMO/maira-2-tiny" -o "$DEMO/maira-2-tiny.gguf"
+"$BIN" inspect "$DEMO/maira-2-tiny.gguf" | sed -n 1,8p
+
+echo
+echo "== maira watch on $DEMO/in (log: $DEMO/watch.log)"
+"$BIN" watch --model "$DEMO/maira-2-tiny.gguf" --in "$DEMO/in" --out "$DEMO/out" \
+  --settle 1s --study-quiet 2s --max-tokens 40 >"$DEMO/watch.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+
+"$BIN" testmodel --studies "$DEMO/staging" --count 3 --size 640x560
+cp dicom/testdata/u12-jpegll-sv1.dcm "$DEMO/staging/cr-jpegll.dcm"
+"$BIN" inspect "$DEMO/staging/cr-jpegll.dcm"
+echo "junk" >"$DEMO/staging/not-an-image.dcm"
+# As a DICOM receiver does: each file complete in a staging folder, then moved in.
+mv "$DEMO"/staging/* "$DEMO/in/"
+
+want=4
+shown=""
+for _ in $(seq 1 120); do
+  for d in "$DEMO"/out/reports/*/*/; do
+    [ -f "$d/report.txt" ] || continue
+    case " $shown " in *" $d "*) continue ;; esac
+    shown="$shown $d"
+    echo
+    echo "== report: $d"
+    cat "$d/report.txt"
+    ls "$d"
+  done
+  [ "$(echo $shown | wc -w)" -ge $want ] && break
+  sleep 0.5
+done
+echo
+"$BIN" status --out "$DEMO/out"
+echo
+echo "== refused: $(ls "$DEMO/out/failed")"
+cat "$DEMO"/out/failed/*.reason.txt
+kill -TERM $pid
+wait $pid
+trap - EXIT
+echo
+echo "== the service's log"
+cat "$DEMO/watch.log"
+n=$(echo $shown | wc -w)
+if [ "$n" -lt $want ]; then
+  echo "demo: only $n of $want reports appeared" >&2
+  exit 1
+fi
+echo "demo: done; $n studies reported into $DEMO/out (schema: docs/report.md), the service stopped cleanly"
