@@ -67,7 +67,9 @@ type Retention struct {
 	MinFreeMB int `toml:"min_free_mb"`
 }
 
-// Priors passes a patient's earlier study as MAIRA-2's prior.
+// Priors passes a patient's latest earlier study (its archived frontal
+// image and its draft's findings) as MAIRA-2's prior. Off by default: a
+// prior report that is itself an unreviewed draft must be a site's choice.
 type Priors struct {
 	Enabled bool `toml:"enabled"`
 }
@@ -132,8 +134,6 @@ func (c *Config) Check() error {
 		return errors.New("retention settings must be >= 0")
 	case c.Generation.MaxTokens < 0:
 		return errors.New("max_tokens must be >= 0")
-	case c.Priors.Enabled:
-		return errors.New("priors: not supported yet (set enabled = false)")
 	}
 	in, err1 := filepath.Abs(c.In)
 	out, err2 := filepath.Abs(c.Out)

@@ -179,7 +179,77 @@ func (s *Service) request(st *Study) (draft.Request, []*dicom.Image, []Input, er
 	if unused := len(st.Files) - len(images); unused > 0 {
 		st.Notes = append(st.Notes, fmt.Sprintf("%d further image(s) of the study were not shown to the model (it takes one frontal and one lateral)", unused))
 	}
+	if s.cfg.Priors.Enabled {
+		if prior, path, findings := s.findPrior(st); prior != nil {
+			img, err := dicom.ReadFile(path)
+			if err == nil {
+				req.Prior = &draft.Image{Path: path, DICOM: img}
+				req.Sections.PriorReport = findings
+				images = append(images, img)
+				st.Notes = append(st.Notes, fmt.Sprintf("prior: the frontal image and draft report of study %s (study date %s) were given to the model as the prior", prior.Key, orUnknown(prior.StudyDate)))
+			} else {
+				s.log.Warn("prior study unreadable; reported without it", "study", st.Key, "prior", prior.Key, "error", err.Error())
+			}
+		}
+	}
 	return req, images, nil, nil
+}
+
+// findPrior returns the patient's latest earlier DICOM study that was
+// reported and whose frontal image is still in the archive, with that
+// image's path and the prior draft's findings.
+func (s *Service) findPrior(st *Study) (*Study, string, string) {
+	if st.PatientID == "" {
+		return nil, "", ""
+	}
+	all, err := s.store.All()
+	if err != nil {
+		return nil, "", ""
+	}
+	archive := filepath.Join(s.cfg.Out, "archive") + string(filepath.Separator)
+	var best *Study
+	var bestPath, bestFindings string
+	for _, x := range all {
+		if x.State != Done || !x.DICOM || x.PatientID != st.PatientID || x.Key == st.Key || x.StudyUID == st.StudyUID {
+			continue
+		}
+		// Earlier by study date where both have one, else by when it was
+		// reported.
+		if st.StudyDate != "" && x.StudyDate != "" {
+			if x.StudyDate >= st.StudyDate {
+				continue
+			}
+		} else if !x.Finished.Before(st.Arrived) {
+			continue
+		}
+		if best != nil && (x.StudyDate < best.StudyDate || (x.StudyDate == best.StudyDate && x.Finished.Before(best.Finished))) {
+			continue
+		}
+		path := ""
+		for _, f := range x.Files {
+			if dicom.View(f.View) != dicom.Lateral && strings.HasPrefix(f.Path, archive) && fileExists(f.Path) {
+				path = f.Path
+				break
+			}
+		}
+		doc, err := os.ReadFile(filepath.Join(x.ReportDir, "report.json"))
+		if path == "" || err != nil {
+			continue
+		}
+		var rep report.Document
+		if json.Unmarshal(doc, &rep) != nil || rep.Findings == "" {
+			continue
+		}
+		best, bestPath, bestFindings = x, path, rep.Findings
+	}
+	return best, bestPath, bestFindings
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 func (s *Service) imageRequest(st *Study, req draft.Request) (draft.Request, []*dicom.Image, []Input, error) {

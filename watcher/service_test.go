@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"maira/dicom"
+	"maira/models/report"
 )
 
 func TestConfig(t *testing.T) {
@@ -272,3 +273,67 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestPriors: with priors on, a patient's second study is reported with the
+// first as its prior, and the document says so.
+func TestPriors(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	cfg := filepath.Join(s.root, "c.toml")
+	os.WriteFile(cfg, []byte("[priors]\nenabled = true\n"), 0o644)
+	staging := filepath.Join(s.root, "staging")
+	os.MkdirAll(staging, 0o755)
+	pix := make([]uint16, 64*56)
+	for i := range pix {
+		pix[i] = uint16(i % 4000)
+	}
+	write := func(name, date string) string {
+		p := filepath.Join(staging, name)
+		if err := dicom.WriteRadiograph(p, dicom.Radiograph{Width: 64, Height: 56, Pix: pix, BitsStored: 12, PatientID: "P-1234567",
+			StudyDate: date, ViewPosition: "PA", WindowCenter: 2000, WindowWidth: 4000}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	old, cur := write("old.dcm", "20250105"), write("new.dcm", "20261127")
+	cmd := s.start("--config", cfg)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	s.drop(old)
+	waitFor(t, func() bool { return len(s.reports()) == 1 })
+	s.drop(cur)
+	waitFor(t, func() bool { return len(s.reports()) == 2 })
+	var found bool
+	for dir := range s.reports() {
+		b, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+		var doc report.Document
+		json.Unmarshal(b, &doc)
+		if doc.Study == nil || doc.Study.StudyDate != "20261127" {
+			continue
+		}
+		found = true
+		if len(doc.Inputs) != 2 || doc.Inputs[1].View != "prior_frontal" || doc.Sections.PriorReport == "" ||
+			!strings.Contains(strings.Join(doc.Warnings, " "), "as the prior") {
+			t.Errorf("the new study's document: %s", b)
+		}
+	}
+	if !found {
+		t.Error("no report for the new study")
+	}
+}
+
+// TestPoll: without inotify (network shares), the periodic scan finds the
+// files.
+func TestPoll(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	studies, err := WriteDemoStudies(filepath.Join(s.root, "staging"), 2, 64, 56, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.start("--poll")
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	for _, st := range studies {
+		s.drop(st...)
+	}
+	waitFor(t, func() bool { return len(s.reports()) == 2 })
+}

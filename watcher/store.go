@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"maira/models/report"
 )
@@ -78,7 +79,7 @@ func OpenStore(dir string) (*Store, error) {
 	path := filepath.Join(dir, "store.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s: in use by another maira watch", path)
 		}
 		return nil, fmt.Errorf("%s: %v", path, err)
