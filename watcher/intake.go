@@ -16,6 +16,13 @@ import (
 // intake scans the drop folder and takes in every file that became
 // complete. While the output disk is low on space, nothing is taken.
 func (s *Service) intake(now time.Time) {
+	s.mu.Lock()
+	held := s.held
+	s.mu.Unlock()
+	if held {
+		s.setPaused("intake paused by the operator")
+		return
+	}
 	if reason := s.diskLow(); reason != "" {
 		s.setPaused(reason)
 		return
@@ -160,12 +167,17 @@ func (s *Service) addToStudy(key string, in Input, now time.Time, fresh func() *
 	s.store.Update(key, func(x *Study) error {
 		x.Files = append(x.Files, in)
 		x.LastArrival = now
-		if x.State == Queued {
+		switch x.State {
+		case Queued:
 			x.State = Collecting // wait the quiet window again: more may come
+		case Running:
+			// Too late for this draft: archived with it and noted, not
+			// reported again.
+			x.Notes = append(x.Notes, in.Name+" arrived while the study was being reported; archived with it, not shown to the model")
 		}
 		return nil
 	})
-	s.log.Info("image added to study", "study", key, "file", in.Name)
+	s.log.Info("image added to study", "study", key, "file", in.Name, "state", string(st.State))
 	s.emit(Event{Kind: "arrived", Study: key, File: in.Name})
 }
 

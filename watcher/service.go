@@ -49,6 +49,23 @@ type Service struct {
 	mu      sync.Mutex
 	status  Status // the live view for `maira status`
 	working bool
+	held    bool // intake paused by the operator
+	info    Info
+	started time.Time
+	logs    *LogRing
+	wakeup  chan struct{}
+}
+
+// SetLogRing gives the service the ring its logger writes to, for the log
+// view.
+func (s *Service) SetLogRing(r *LogRing) { s.logs = r }
+
+// wake makes the main loop look at the world again now.
+func (s *Service) wake() {
+	select {
+	case s.wakeup <- struct{}{}:
+	default:
+	}
 }
 
 // maxAttempts bounds how often a study is retried after the service died
@@ -72,7 +89,8 @@ func New(cfg Config, eng Reporter, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, eng: eng, store: st, log: log, arr: newArrivals(cfg.In, cfg.Settle.Duration), notify: func(Event) {}}
+	s := &Service{cfg: cfg, eng: eng, store: st, log: log, arr: newArrivals(cfg.In, cfg.Settle.Duration), notify: func(Event) {},
+		started: time.Now(), wakeup: make(chan struct{}, 1)}
 	if err := s.recover(); err != nil {
 		st.Close()
 		return nil, err
@@ -158,6 +176,8 @@ func (s *Service) Run(ctx context.Context, once bool) error {
 				lastPoll = time.Now()
 			}
 		case <-rescan.C:
+			s.intake(time.Now())
+		case <-s.wakeup:
 			s.intake(time.Now())
 		case <-done:
 		}

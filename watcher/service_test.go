@@ -14,6 +14,7 @@ import (
 
 	"maira/dicom"
 	"maira/models/report"
+	"maira/quant/testmodel"
 )
 
 func TestConfig(t *testing.T) {
@@ -336,4 +337,85 @@ func TestPoll(t *testing.T) {
 		s.drop(st...)
 	}
 	waitFor(t, func() bool { return len(s.reports()) == 2 })
+}
+
+// TestControl drives the socket as the terminal UI does: history, a
+// report, the device, the log, pause and resume, and a retry of a study
+// that failed for want of a file that has arrived since.
+func TestControl(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	staging := filepath.Join(s.root, "staging")
+	studies, err := WriteDemoStudies(staging, 3, 64, 56, 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Study 2 is a PNG whose sidecar names a lateral that is not there yet.
+	side := studies[2][0]
+	b, _ := os.ReadFile(side)
+	os.WriteFile(side, []byte(strings.Replace(string(b), `"lateral":""`, `"lateral":"lat.png"`, 1)), 0o644)
+	cmd := s.start()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	for _, st := range studies {
+		s.drop(st...)
+	}
+	c := Client{Data: filepath.Join(s.out, ".maira")}
+	var hist []StudyLine
+	waitFor(t, func() bool { hist, _ = c.History(""); return len(hist) == 3 })
+	var failed string
+	for _, h := range hist {
+		if h.State == Failed {
+			failed = h.Study
+		}
+	}
+	if failed != "demo002" {
+		t.Fatalf("history %+v", hist)
+	}
+	if h, _ := c.History("demo002"); len(h) != 1 {
+		t.Errorf("search: %+v", h)
+	}
+	r, err := c.Report(hist[len(hist)-1].Study)
+	if err != nil || !strings.HasPrefix(r.ReportText, "DRAFT") || r.Timings == nil {
+		t.Errorf("report: %v %+v", err, r)
+	}
+	if d, err := c.Device(); err != nil || !strings.HasPrefix(d.Backend, "cpu") || d.Done != 2 || d.Failed != 1 || len(d.Disks) != 3 {
+		t.Errorf("device: %v %+v", err, d)
+	}
+	if l, err := c.Log(50); err != nil || len(l) == 0 || !strings.Contains(strings.Join(l, "\n"), "report written") {
+		t.Errorf("log: %v %q", err, l)
+	}
+	if err := c.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { st, _ := c.Status(); return strings.Contains(st.Paused, "operator") })
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { st, _ := c.Status(); return st.Paused == "" })
+
+	// The missing lateral arrives; the operator retries the study.
+	lat := filepath.Join(staging, "lat.png")
+	if err := testmodel.WriteRadiograph(lat, 64, 56, 16, 99); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Retry("demo002"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Retry("demo002"); err == nil || !strings.Contains(err.Error(), "not failed") {
+		t.Errorf("second retry: %v", err)
+	}
+	s.drop(lat)
+	waitFor(t, func() bool { r, err := c.Report("demo002"); return err == nil && r.State == Done })
+	if n := len(s.reports()); n != 3 {
+		t.Errorf("%d reports", n)
+	}
+	if got := strings.Join(s.archived(), " "); !strings.Contains(got, "lat.png") || !strings.Contains(got, "demo002.json") {
+		t.Errorf("archive: %s", got)
+	}
+	if left := s.leftovers(); len(left) != 0 {
+		t.Errorf("left behind: %q", left)
+	}
+	if e := c.Retry("nope"); e == nil {
+		t.Error("retry of an unknown study")
+	}
 }

@@ -177,22 +177,13 @@ func (s *Service) serveConn(ctx context.Context, c *net.UnixConn, events *Broadc
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	var req struct {
-		Cmd string `json:"cmd"`
-	}
+	var req Request
 	enc := json.NewEncoder(c)
 	if err := json.Unmarshal(line, &req); err != nil {
 		enc.Encode(map[string]string{"error": "bad request"})
 		return
 	}
 	switch req.Cmd {
-	case "status":
-		st, err := s.Snapshot()
-		if err != nil {
-			enc.Encode(map[string]string{"error": err.Error()})
-			return
-		}
-		enc.Encode(st)
 	case "events":
 		ch, cancel := events.Subscribe()
 		defer cancel()
@@ -208,29 +199,14 @@ func (s *Service) serveConn(ctx context.Context, c *net.UnixConn, events *Broadc
 			}
 		}
 	default:
-		enc.Encode(map[string]string{"error": fmt.Sprintf("unknown command %q", req.Cmd)})
+		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		enc.Encode(s.handle(req))
 	}
 }
 
 // QueryStatus asks a running service for its status through the socket
 // in the data folder.
-func QueryStatus(data string) (Status, error) {
-	var st Status
-	path := SocketPath(data)
-	c, err := net.DialTimeout("unix", path, 2*time.Second)
-	if err != nil {
-		return st, fmt.Errorf("%s: no maira watch is answering (%v)", path, errors.Unwrap(err))
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte("{\"cmd\":\"status\"}\n")); err != nil {
-		return st, fmt.Errorf("%s: %v", path, err)
-	}
-	if err := json.NewDecoder(c).Decode(&st); err != nil {
-		return st, fmt.Errorf("%s: %v", path, err)
-	}
-	return st, nil
-}
+func QueryStatus(data string) (Status, error) { return Client{Data: data}.Status() }
 
 // Broadcast fans events out to subscribers without ever blocking the
 // service: a subscriber too slow to keep up loses events, not the study.

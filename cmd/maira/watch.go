@@ -6,12 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
+	"path/filepath"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"maira/models/draft"
 	"maira/watcher"
 )
 
@@ -93,11 +94,8 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	}
 	*ef.model, *ef.backend, *ef.threads, *ef.kvCache = cfg.Model, cfg.Generation.Backend, cfg.Generation.Threads, cfg.Generation.KVCache
 
-	var h slog.Handler = slog.NewTextHandler(stdout, nil)
-	if *jsonLog {
-		h = slog.NewJSONHandler(stdout, nil)
-	}
-	log := slog.New(h)
+	// Log lines go to stdout and to the ring the log view reads.
+	log, ring := watcher.TeeLogger(stdout, *jsonLog)
 	eng, b, err := ef.engine()
 	if err != nil {
 		return err
@@ -111,6 +109,9 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer svc.Close()
+	svc.SetLogRing(ring)
+	svc.SetInfo(watcher.Info{Backend: b.Describe(), Model: filepath.Base(cfg.Model), ModelName: eng.Model.Header.Name,
+		Quantization: draft.Quantization(eng.Model), Version: version})
 	events := watcher.NewBroadcast()
 	svc.Subscribe(events.Send)
 
