@@ -82,16 +82,26 @@ func (s *Service) process(st *Study) {
 		s.failStudy(st, err)
 		return
 	}
+	s.describeRunning(req)
 	tokens := 0
+	var text func(int32) string
+	if s.tokenText != nil {
+		text = s.tokenText()
+	}
 	doc, err := s.eng.Report(req, func(ev runtime.Event) {
 		switch ev.Kind {
 		case runtime.StageStarted:
 			s.setRunning(st.Key, ev.Stage, tokens, ev.Total)
-			s.emit(Event{Kind: "stage", Study: st.Key, Message: ev.Stage})
+			s.emit(Event{Kind: "stage", Study: st.Key, Message: ev.Stage, Total: ev.Total})
 		case runtime.TokenProduced:
 			tokens++
+			piece := ""
+			if text != nil {
+				piece = text(ev.Token)
+			}
 			s.setRunning(st.Key, "generate", tokens, ev.Total)
-			s.emit(Event{Kind: "token", Study: st.Key, Token: ev.Token, Tokens: tokens, Total: ev.Total})
+			s.appendRunningText(piece)
+			s.emit(Event{Kind: "token", Study: st.Key, Token: ev.Token, Text: piece, Tokens: tokens, Total: ev.Total})
 		}
 	})
 	if err != nil {
@@ -131,6 +141,36 @@ func (s *Service) process(st *Study) {
 	s.log.Info("report written", "study", st.Key, "dir", dir, "tokens", t.GeneratedTokens, "seconds", fmt.Sprintf("%.1f", t.TotalMS/1000))
 	s.emit(Event{Kind: "done", Study: st.Key, Message: dir})
 	s.archive(st)
+}
+
+// describeRunning records what the running study shows the model.
+func (s *Service) describeRunning(req draft.Request) {
+	var images []string
+	add := func(role string, im *draft.Image) {
+		if im != nil {
+			images = append(images, role+": "+filepath.Base(im.Path))
+		}
+	}
+	add("frontal", &req.Frontal)
+	add("lateral", req.Lateral)
+	add("prior", req.Prior)
+	ind := req.Sections.Indication
+	if ind == "" && req.Frontal.DICOM != nil {
+		ind = req.Frontal.DICOM.Study.Indication
+	}
+	s.mu.Lock()
+	if r := s.status.Running; r != nil {
+		r.Images, r.Indication = images, ind
+	}
+	s.mu.Unlock()
+}
+
+func (s *Service) appendRunningText(piece string) {
+	s.mu.Lock()
+	if r := s.status.Running; r != nil {
+		r.Text += piece
+	}
+	s.mu.Unlock()
 }
 
 // request builds the engine's request: for a DICOM study the first frontal

@@ -54,7 +54,14 @@ type Service struct {
 	started time.Time
 	logs    *LogRing
 	wakeup  chan struct{}
+	// tokenText makes a streaming token decoder (nil: events carry ids only).
+	tokenText func() func(id int32) string
 }
+
+// SetTokenText gives the service a way to turn generated token ids into
+// text (a fresh streaming decoder per study), for the live report in the
+// status and the events.
+func (s *Service) SetTokenText(newStream func() func(id int32) string) { s.tokenText = newStream }
 
 // SetLogRing gives the service the ring its logger writes to, for the log
 // view.

@@ -21,6 +21,7 @@ type Event struct {
 	File    string    `json:"file,omitempty"`
 	Message string    `json:"message,omitempty"`
 	Token   int32     `json:"token,omitempty"`
+	Text    string    `json:"text,omitempty"` // a token's text, as it extends the report
 	Tokens  int       `json:"tokens,omitempty"`
 	Total   int       `json:"total,omitempty"`
 }
@@ -40,11 +41,14 @@ type Status struct {
 
 // RunningStudy is the study being reported.
 type RunningStudy struct {
-	Study   string    `json:"study"`
-	Started time.Time `json:"started"`
-	Stage   string    `json:"stage"`
-	Tokens  int       `json:"tokens"`
-	Total   int       `json:"total"`
+	Study      string    `json:"study"`
+	Started    time.Time `json:"started"`
+	Stage      string    `json:"stage"`
+	Tokens     int       `json:"tokens"`
+	Total      int       `json:"total"`
+	Images     []string  `json:"images"` // input names with their roles, e.g. "frontal: a.dcm"
+	Indication string    `json:"indication"`
+	Text       string    `json:"text"` // the findings so far
 }
 
 // StudyLine is one study in the status, without patient data.

@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -110,6 +110,10 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	}
 	defer svc.Close()
 	svc.SetLogRing(ring)
+	svc.SetTokenText(func() func(int32) string {
+		st := eng.Tokenizer.NewStream()
+		return func(id int32) string { return st.Add(id) }
+	})
 	svc.SetInfo(watcher.Info{Backend: b.Describe(), Model: filepath.Base(cfg.Model), ModelName: eng.Model.Header.Name,
 		Quantization: draft.Quantization(eng.Model), Version: version})
 	events := watcher.NewBroadcast()
