@@ -272,7 +272,12 @@ func (s *Service) retry(key string) error {
 	if x.State != Failed {
 		return fmt.Errorf("study %s is %s, not failed", key, x.State)
 	}
+	// The store learns the new places first: the files' arrival in the
+	// drop folder must find them already expected, not take them for
+	// duplicates.
 	failed := filepath.Join(s.cfg.Out, "failed") + string(filepath.Separator)
+	type move struct{ from, to string }
+	var moves []move
 	files := append([]Input(nil), x.Files...)
 	for i, f := range files {
 		if !strings.HasPrefix(f.Path, failed) {
@@ -282,24 +287,33 @@ func (s *Service) retry(key string) error {
 		if fileExists(dst) {
 			return fmt.Errorf("%s is in the drop folder already", f.Name)
 		}
-		if err := moveFile(f.Path, dst); err != nil {
-			return err
-		}
-		os.Remove(f.Path + ".reason.txt")
+		moves = append(moves, move{f.Path, dst})
 		files[i].Path = dst
 	}
-	_, err = s.store.Update(key, func(st *Study) error {
+	old := *x
+	if _, err := s.store.Update(key, func(st *Study) error {
 		st.Files, st.State, st.Error, st.Attempts, st.Archived = files, Collecting, "", 0, false
 		st.LastArrival, st.Finished = time.Now(), time.Time{}
 		st.Notes = append(st.Notes, "retried by the operator")
 		return nil
-	})
-	if err == nil {
-		s.log.Info("study retried by the operator", "study", key)
-		s.emit(Event{Kind: "queued", Study: key, Message: "retry"})
-		s.wake()
+	}); err != nil {
+		return err
 	}
-	return err
+	for i, m := range moves {
+		if err := moveFile(m.from, m.to); err != nil {
+			// Put back what moved and the record as it was.
+			for _, done := range moves[:i] {
+				moveFile(done.to, done.from)
+			}
+			s.store.Put(&old)
+			return err
+		}
+		os.Remove(m.from + ".reason.txt")
+	}
+	s.log.Info("study retried by the operator", "study", key)
+	s.emit(Event{Kind: "queued", Study: key, Message: "retry"})
+	s.wake()
+	return nil
 }
 
 // Client talks to a running service through its control socket.

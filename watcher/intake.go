@@ -241,8 +241,10 @@ func readSidecar(path string) (*Sidecar, string, error) {
 	return &sc, sp, nil
 }
 
-// attachedTo returns the image (a path) whose sidecar names the image at
-// path as its lateral or prior, or "".
+// attachedTo returns the sidecar that names the image at path as its
+// lateral or prior, or "". The sidecar alone decides: the image it belongs
+// to may not have arrived yet, and the lateral must wait for it rather than
+// become a study of its own.
 func attachedTo(path string) string {
 	dir, base := filepath.Split(path)
 	matches, _ := filepath.Glob(filepath.Join(dir, "*.json"))
@@ -250,15 +252,9 @@ func attachedTo(path string) string {
 		if ignored(filepath.Base(m)) {
 			continue
 		}
-		for _, ext := range []string{".png", ".PNG", ".jpg", ".jpeg", ".JPG", ".JPEG"} {
-			img := strings.TrimSuffix(m, ".json") + ext
-			if _, err := os.Stat(img); err != nil {
-				continue
-			}
-			sc, _, err := readSidecar(img)
-			if err == nil && sc != nil && (sc.Lateral == base || sc.Prior == base) {
-				return img
-			}
+		sc, _, err := readSidecar(strings.TrimSuffix(m, ".json") + ".png")
+		if err == nil && sc != nil && (sc.Lateral == base || sc.Prior == base) {
+			return m
 		}
 	}
 	return ""

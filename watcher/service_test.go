@@ -114,7 +114,7 @@ func TestSidecar(t *testing.T) {
 			if err != nil || sc.Indication != "Cough." {
 				t.Errorf("%s: %v %+v", tc.json, err, sc)
 			}
-			if got := attachedTo(filepath.Join(dir, "lat.png")); got != img {
+			if got := attachedTo(filepath.Join(dir, "lat.png")); got != filepath.Join(dir, "a.json") {
 				t.Errorf("lat.png attached to %q", got)
 			}
 		} else if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -267,6 +267,11 @@ func waitFor(t *testing.T, cond func() bool) {
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
+			logs, _ := filepath.Glob(filepath.Join(filepath.Dir(t.TempDir()), "*", "watch-*.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, b)
+			}
 			t.Fatal("timed out")
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -398,13 +403,13 @@ func TestControl(t *testing.T) {
 	if err := testmodel.WriteRadiograph(lat, 64, 56, 16, 99); err != nil {
 		t.Fatal(err)
 	}
+	s.drop(lat)
 	if err := c.Retry("demo002"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Retry("demo002"); err == nil || !strings.Contains(err.Error(), "not failed") {
 		t.Errorf("second retry: %v", err)
 	}
-	s.drop(lat)
 	waitFor(t, func() bool { r, err := c.Report("demo002"); return err == nil && r.State == Done })
 	if n := len(s.reports()); n != 3 {
 		t.Errorf("%d reports", n)
