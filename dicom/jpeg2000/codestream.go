@@ -52,6 +52,10 @@ const (
 
 const maxComponents = 4
 
+// maxPOC is OpenJPEG's limit too; it bounds the work of revisiting
+// packets already decoded.
+const maxPOC = 32
+
 type component struct {
 	prec   int
 	signed bool
@@ -95,6 +99,7 @@ type markerSet struct {
 	qcd *quantization
 	qcc []*quantization
 	poc []pocEntry
+	roi []int // per component: max-shift value, -1 when not signalled
 }
 
 type tileData struct {
@@ -151,14 +156,15 @@ func findCodestream(data []byte) ([]byte, error) {
 		if lbox < hdr {
 			return nil, errors.New("jpeg2000: corrupt JP2 box length")
 		}
-		if typ == "jp2c" {
-			end := uint64(len(data))
-			if uint64(pos)+lbox < end {
-				end = uint64(pos) + lbox
-			}
-			return data[uint64(pos)+hdr : end], nil
+		left := uint64(len(data) - pos)
+		if hdr > left {
+			return nil, ErrTruncated
 		}
-		if uint64(pos)+lbox > uint64(len(data)) {
+		if typ == "jp2c" {
+			// a jp2c box cut short is left to the codestream checks
+			return data[pos+int(hdr) : pos+int(min(lbox, left))], nil
+		}
+		if lbox > left {
 			break
 		}
 		pos += int(lbox)
@@ -247,7 +253,9 @@ func parse(data []byte, headerOnly bool) (*codestream, error) {
 	var order []*tileData // tile-parts in codestream order, for PPM
 	for pos+2 <= len(data) {
 		m := int(binary.BigEndian.Uint16(data[pos:]))
-		if m == mEOC {
+		if m == mEOC || m>>8 != 0xFF {
+			// Some writers pad after the last tile-part; whether any tile
+			// data is missing is checked below.
 			break
 		}
 		if m != mSOT {
@@ -536,8 +544,27 @@ func (cs *codestream) parseCodingMarker(ms *markerSet, m int, b []byte, mainHead
 			}
 			ms.poc = append(ms.poc, e)
 		}
+		if len(ms.poc) > maxPOC {
+			return fmt.Errorf("jpeg2000: more than %d progression order changes", maxPOC)
+		}
 	case mRGN:
-		return errors.New("jpeg2000: region of interest (RGN) not supported")
+		c, rest, err := compIndex()
+		if err != nil {
+			return err
+		}
+		if len(rest) != 2 {
+			return errors.New("jpeg2000: corrupt RGN marker")
+		}
+		if rest[0] != 0 {
+			return fmt.Errorf("jpeg2000: region of interest style %d not supported (only implicit, max-shift)", rest[0])
+		}
+		if ms.roi == nil {
+			ms.roi = make([]int, nc)
+			for i := range ms.roi {
+				ms.roi[i] = -1
+			}
+		}
+		ms.roi[c] = int(rest[1])
 	case mCOM, mTLM, mPLM, mPLT, mCRG, mCAP, mCPF, mPRF:
 		// informational only
 	default:

@@ -35,6 +35,29 @@ const (
 	numCtx     = 19
 )
 
+// mqEntry is one (state, MPS) pair, with the MPS switch of Table C.2
+// folded into the LPS transition so that decoding needs no extra branch.
+type mqEntry struct {
+	qe         uint32
+	mps        uint8
+	nmps, nlps uint8 // indices into mqTable
+}
+
+var mqTable [2 * len(mqStates)]mqEntry
+
+func init() {
+	for s, st := range mqStates {
+		for mps := 0; mps < 2; mps++ {
+			lps := mps
+			if st.switchMPS {
+				lps = 1 - mps
+			}
+			mqTable[2*s+mps] = mqEntry{qe: st.qe, mps: uint8(mps),
+				nmps: uint8(2*int(st.nmps) + mps), nlps: uint8(2*int(st.nlps) + lps)}
+		}
+	}
+}
+
 // mqDecoder keeps the registers of the software-conventions decoder
 // (Figures C.19 to C.21). Bytes past the end of the segment read as 0xFF,
 // which is how the standard lets a terminated segment run dry.
@@ -44,9 +67,7 @@ type mqDecoder struct {
 	c    uint32
 	a    uint32
 	ct   int
-	// per context: state index and the MPS value
-	state [numCtx]uint8
-	mps   [numCtx]uint8
+	ctx  [numCtx]uint8 // index into mqTable per context
 }
 
 func (m *mqDecoder) byteAt(i int) uint32 {
@@ -58,13 +79,10 @@ func (m *mqDecoder) byteAt(i int) uint32 {
 
 // resetContexts puts every context in its initial state (Table D.7).
 func (m *mqDecoder) resetContexts() {
-	for i := range m.state {
-		m.state[i] = 0
-		m.mps[i] = 0
-	}
-	m.state[ctxZC0] = 4
-	m.state[ctxRL] = 3
-	m.state[ctxUniform] = 46
+	clear(m.ctx[:])
+	m.ctx[ctxZC0] = 2 * 4
+	m.ctx[ctxRL] = 2 * 3
+	m.ctx[ctxUniform] = 2 * 46
 }
 
 // init starts decoding a new codeword segment (INITDEC).
@@ -98,37 +116,31 @@ func (m *mqDecoder) bytein() {
 
 // decode returns one binary decision in context cx.
 func (m *mqDecoder) decode(cx int) int {
-	st := &mqStates[m.state[cx]]
-	qe := st.qe
+	e := &mqTable[m.ctx[cx]]
+	qe := e.qe
 	m.a -= qe
 	var d int
 	if (m.c >> 16) < qe {
-		// LPS path (conditional exchange)
+		// LPS path, with conditional exchange
 		if m.a < qe {
-			d = int(m.mps[cx])
-			m.state[cx] = st.nmps
+			d = int(e.mps)
+			m.ctx[cx] = e.nmps
 		} else {
-			d = 1 - int(m.mps[cx])
-			if st.switchMPS {
-				m.mps[cx] ^= 1
-			}
-			m.state[cx] = st.nlps
+			d = 1 - int(e.mps)
+			m.ctx[cx] = e.nlps
 		}
 		m.a = qe
 	} else {
 		m.c -= qe << 16
 		if m.a&0x8000 != 0 {
-			return int(m.mps[cx])
+			return int(e.mps)
 		}
 		if m.a < qe {
-			d = 1 - int(m.mps[cx])
-			if st.switchMPS {
-				m.mps[cx] ^= 1
-			}
-			m.state[cx] = st.nlps
+			d = 1 - int(e.mps)
+			m.ctx[cx] = e.nlps
 		} else {
-			d = int(m.mps[cx])
-			m.state[cx] = st.nmps
+			d = int(e.mps)
+			m.ctx[cx] = e.nmps
 		}
 	}
 	// RENORMD

@@ -1,6 +1,7 @@
 package jpeg2000
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -191,7 +192,7 @@ func (td *tileDecoder) readPacket(tc *tileComp, res *resolution, p, layer int, h
 			if len(b.prec) == 0 {
 				continue
 			}
-			prc := &b.prec[p]
+			prc := b.precinct(p)
 			for i := range prc.blocks {
 				cb := &prc.blocks[i]
 				var inc bool
@@ -355,110 +356,115 @@ func (td *tileDecoder) forEachPacket(e pocEntry, fn func(tc *tileComp, res *reso
 		}
 		return nil
 	}
-	// Position-driven orders step over the reference grid by the smallest
-	// precinct size seen from any component and resolution (B.12.1.3).
-	stepX, stepY := 0, 0
-	for c := e.cs; c < ce; c++ {
-		tc := td.comps[c]
-		nl := len(tc.res) - 1
-		for r := e.rs; r < min(re, len(tc.res)); r++ {
-			res := tc.res[r]
-			sx := 1 << uint(min(res.ppx+nl-r, 62))
-			sy := 1 << uint(min(res.ppy+nl-r, 62))
-			if stepX == 0 || sx < stepX {
-				stepX = sx
-			}
-			if stepY == 0 || sy < stepY {
-				stepY = sy
-			}
-		}
-	}
-	if stepX == 0 {
-		return nil
-	}
-	// precinctAt finds the precinct of (c, r) starting at (x, y), if any.
-	precinctAt := func(c, r, x, y int) int {
-		tc := td.comps[c]
-		if r >= len(tc.res) {
-			return -1
-		}
-		res := tc.res[r]
-		if res.pw == 0 || res.ph == 0 {
-			return -1
-		}
-		lv := len(tc.res) - 1 - r
-		rpx, rpy := res.ppx+lv, res.ppy+lv
-		if rpx > 62 || rpy > 62 {
-			if x != td.x0 || y != td.y0 {
-				return -1
-			}
-		} else {
-			if !(y%(1<<uint(rpy)) == 0 || (y == td.y0 && (res.y0<<uint(lv))%(1<<uint(rpy)) != 0)) {
-				return -1
-			}
-			if !(x%(1<<uint(rpx)) == 0 || (x == td.x0 && (res.x0<<uint(lv))%(1<<uint(rpx)) != 0)) {
-				return -1
-			}
-		}
-		pi := floorShift(ceilShift(x, lv), res.ppx) - floorShift(res.x0, res.ppx)
-		pj := floorShift(ceilShift(y, lv), res.ppy) - floorShift(res.y0, res.ppy)
-		if pi < 0 || pj < 0 || pi >= res.pw || pj >= res.ph {
-			return -1
-		}
-		return pi + pj*res.pw
-	}
-	layers := func(c, r, p int) error {
-		for l := 0; l < lye; l++ {
-			if err := visit(c, r, p, l); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	next := func(v, step int) int { return v + step - v%step }
+	// Position-driven orders visit precincts by where they start on the
+	// reference grid (B.12.1.3). Instead of stepping over every grid
+	// position, as the standard's description does, the precinct grids of
+	// the components and resolutions concerned are merged in (y, x, c, r)
+	// order, which gives the same sequence in time proportional to the
+	// number of precincts.
+	var groups [][]pgrid
 	switch e.order {
 	case progRPCL:
 		for r := e.rs; r < re; r++ {
-			for y := td.y0; y < td.y1; y = next(y, stepY) {
-				for x := td.x0; x < td.x1; x = next(x, stepX) {
-					for c := e.cs; c < ce; c++ {
-						if p := precinctAt(c, r, x, y); p >= 0 {
-							if err := layers(c, r, p); err != nil {
-								return err
-							}
-						}
-					}
-				}
-			}
+			groups = append(groups, td.grids(e.cs, ce, r, r+1))
 		}
 	case progPCRL:
-		for y := td.y0; y < td.y1; y = next(y, stepY) {
-			for x := td.x0; x < td.x1; x = next(x, stepX) {
-				for c := e.cs; c < ce; c++ {
-					for r := e.rs; r < re; r++ {
-						if p := precinctAt(c, r, x, y); p >= 0 {
-							if err := layers(c, r, p); err != nil {
-								return err
-							}
-						}
-					}
-				}
-			}
-		}
+		groups = append(groups, td.grids(e.cs, ce, e.rs, re))
 	case progCPRL:
 		for c := e.cs; c < ce; c++ {
-			for y := td.y0; y < td.y1; y = next(y, stepY) {
-				for x := td.x0; x < td.x1; x = next(x, stepX) {
-					for r := e.rs; r < re; r++ {
-						if p := precinctAt(c, r, x, y); p >= 0 {
-							if err := layers(c, r, p); err != nil {
-								return err
-							}
-						}
-					}
+			groups = append(groups, td.grids(c, c+1, e.rs, re))
+		}
+	}
+	for _, g := range groups {
+		h := pgridHeap(g)
+		heap.Init(&h)
+		for len(h) > 0 {
+			pg := &h[0]
+			p := pg.i + pg.j*pg.res.pw
+			for l := pg.res.next[p]; l < lye; l++ {
+				if err := visit(pg.c, pg.r, p, l); err != nil {
+					return err
 				}
+			}
+			if pg.advance(td) {
+				heap.Fix(&h, 0)
+			} else {
+				heap.Pop(&h)
 			}
 		}
 	}
 	return nil
+}
+
+// pgrid walks the precincts of one (component, resolution) in raster
+// order, which is also the order of their start positions.
+type pgrid struct {
+	c, r   int
+	res    *resolution
+	lv     int
+	i, j   int
+	x, y   int // start of precinct (i, j) on the reference grid
+	px, py int // index of the first precinct column and row
+}
+
+func (td *tileDecoder) grids(c0, c1, r0, r1 int) []pgrid {
+	var g []pgrid
+	for c := c0; c < c1; c++ {
+		tc := td.comps[c]
+		for r := r0; r < min(r1, len(tc.res)); r++ {
+			res := tc.res[r]
+			if res.pw == 0 || res.ph == 0 {
+				continue
+			}
+			pg := pgrid{c: c, r: r, res: res, lv: len(tc.res) - 1 - r,
+				px: floorShift(res.x0, res.ppx), py: floorShift(res.y0, res.ppy)}
+			pg.place(td)
+			g = append(g, pg)
+		}
+	}
+	return g
+}
+
+// place computes the start of the current precinct: its corner mapped to
+// the reference grid, or the tile corner for a precinct the tile cuts.
+func (g *pgrid) place(td *tileDecoder) {
+	g.x = max(td.x0, (g.px+g.i)<<uint(g.res.ppx+g.lv))
+	g.y = max(td.y0, (g.py+g.j)<<uint(g.res.ppy+g.lv))
+}
+
+func (g *pgrid) advance(td *tileDecoder) bool {
+	g.i++
+	if g.i == g.res.pw {
+		g.i = 0
+		g.j++
+		if g.j == g.res.ph {
+			return false
+		}
+	}
+	g.place(td)
+	return true
+}
+
+type pgridHeap []pgrid
+
+func (h pgridHeap) Len() int { return len(h) }
+func (h pgridHeap) Less(a, b int) bool {
+	if h[a].y != h[b].y {
+		return h[a].y < h[b].y
+	}
+	if h[a].x != h[b].x {
+		return h[a].x < h[b].x
+	}
+	if h[a].c != h[b].c {
+		return h[a].c < h[b].c
+	}
+	return h[a].r < h[b].r
+}
+func (h pgridHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
+func (h *pgridHeap) Push(x any)   { *h = append(*h, x.(pgrid)) }
+func (h *pgridHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

@@ -400,3 +400,20 @@ func (t *t1Decoder) cleanupPass(bp int, causal bool, zc *[256]uint8) {
 		}
 	}
 }
+
+// unshiftROI undoes the implicit (max-shift) region of interest scaling
+// (T.800 H.1): the encoder raised region coefficients above every
+// background one by s bit-planes, so any magnitude of at least 2^s is a
+// region coefficient to scale back. t.mag carries one fractional bit, hence
+// the threshold 2^(s+1).
+func (t *t1Decoder) unshiftROI(s int) {
+	if s >= 30 {
+		return // magnitudes stay below 2^31: all background
+	}
+	thresh := int32(1) << uint(s+1)
+	for i, m := range t.mag {
+		if m >= thresh {
+			t.mag[i] = m >> uint(s)
+		}
+	}
+}

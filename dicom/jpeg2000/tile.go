@@ -17,7 +17,45 @@ type band struct {
 	step           float32 // irreversible step size, Delta_b
 	xcb, ycb       int     // code-block exponents in this resolution
 	offx, offy     int     // position in the tile-component buffer
-	prec           []precinct
+	bppx, bppy     int     // precinct size exponents in this subband
+	px0, py0       int     // index of the first precinct column and row
+	pw             int     // precincts per row
+	prec           []*precinct
+}
+
+// precinct returns precinct p of the subband, building its code-blocks and
+// tag trees on first use.
+func (b *band) precinct(p int) *precinct {
+	if prc := b.prec[p]; prc != nil {
+		return prc
+	}
+	prc := &precinct{}
+	b.prec[p] = prc
+	i, j := p%b.pw, p/b.pw
+	// precinct bounds in subband coordinates
+	rx0 := max((b.px0+i)<<uint(b.bppx), b.x0)
+	ry0 := max((b.py0+j)<<uint(b.bppy), b.y0)
+	rx1 := min((b.px0+i+1)<<uint(b.bppx), b.x1)
+	ry1 := min((b.py0+j+1)<<uint(b.bppy), b.y1)
+	if rx1 <= rx0 || ry1 <= ry0 {
+		return prc
+	}
+	cx0, cy0 := floorShift(rx0, b.xcb), floorShift(ry0, b.ycb)
+	ncx := ceilShift(rx1, b.xcb) - cx0
+	ncy := ceilShift(ry1, b.ycb) - cy0
+	prc.blocks = make([]codeBlock, ncx*ncy)
+	for v := 0; v < ncy; v++ {
+		for u := 0; u < ncx; u++ {
+			cb := &prc.blocks[u+v*ncx]
+			cb.x0 = max((cx0+u)<<uint(b.xcb), rx0)
+			cb.y0 = max((cy0+v)<<uint(b.ycb), ry0)
+			cb.x1 = min((cx0+u+1)<<uint(b.xcb), rx1)
+			cb.y1 = min((cy0+v+1)<<uint(b.ycb), ry1)
+		}
+	}
+	prc.incl = newTagTree(ncx, ncy)
+	prc.zbp = newTagTree(ncx, ncy)
+	return prc
 }
 
 type precinct struct {
@@ -37,6 +75,7 @@ type tileComp struct {
 	x0, y0, x1, y1 int
 	cc             *compCoding
 	q              *quantization
+	roiShift       int
 	res            []*resolution
 	coef           []int32   // reversible path
 	fcoef          []float32 // irreversible path
@@ -103,6 +142,12 @@ func (td *tileDecoder) setup(idx int, tile *tileData) error {
 			x1: ceilDiv(td.x1, comp.dx), y1: ceilDiv(td.y1, comp.dy),
 			cc: cc, q: qz,
 		}
+		if cs.main.roi != nil && cs.main.roi[c] >= 0 {
+			tc.roiShift = cs.main.roi[c]
+		}
+		if tile.hdr.roi != nil && tile.hdr.roi[c] >= 0 {
+			tc.roiShift = tile.hdr.roi[c]
+		}
 		if err := td.buildComp(tc, comp); err != nil {
 			return err
 		}
@@ -154,7 +199,7 @@ func (td *tileDecoder) buildComp(tc *tileComp, comp component) error {
 			orients = []int{bandHL, bandLH, bandHH}
 		}
 		for _, o := range orients {
-			b := &band{orient: o}
+			b := &band{orient: o, pw: res.pw}
 			xob, yob := o&1, o>>1
 			nb := lv
 			if r > 0 {
@@ -200,38 +245,12 @@ func (td *tileDecoder) buildComp(tc *tileComp, comp component) error {
 				bppx, bppy = bppx-1, bppy-1
 			}
 			b.xcb, b.ycb = min(cc.xcb, bppx), min(cc.ycb, bppy)
+			b.bppx, b.bppy = bppx, bppy
+			b.px0, b.py0 = floorShift(res.x0, res.ppx), floorShift(res.y0, res.ppy)
 			if np > 0 {
-				b.prec = make([]precinct, np)
-				px0 := floorShift(res.x0, res.ppx)
-				py0 := floorShift(res.y0, res.ppy)
-				for j := 0; j < res.ph; j++ {
-					for i := 0; i < res.pw; i++ {
-						// precinct bounds in subband coordinates
-						rx0 := max((px0+i)<<uint(bppx), b.x0)
-						ry0 := max((py0+j)<<uint(bppy), b.y0)
-						rx1 := min((px0+i+1)<<uint(bppx), b.x1)
-						ry1 := min((py0+j+1)<<uint(bppy), b.y1)
-						if rx1 <= rx0 || ry1 <= ry0 {
-							continue
-						}
-						cx0, cy0 := floorShift(rx0, b.xcb), floorShift(ry0, b.ycb)
-						ncx := ceilShift(rx1, b.xcb) - cx0
-						ncy := ceilShift(ry1, b.ycb) - cy0
-						prc := &b.prec[i+j*res.pw]
-						prc.blocks = make([]codeBlock, ncx*ncy)
-						for v := 0; v < ncy; v++ {
-							for u := 0; u < ncx; u++ {
-								cb := &prc.blocks[u+v*ncx]
-								cb.x0 = max((cx0+u)<<uint(b.xcb), rx0)
-								cb.y0 = max((cy0+v)<<uint(b.ycb), ry0)
-								cb.x1 = min((cx0+u+1)<<uint(b.xcb), rx1)
-								cb.y1 = min((cy0+v+1)<<uint(b.ycb), ry1)
-							}
-						}
-						prc.incl = newTagTree(ncx, ncy)
-						prc.zbp = newTagTree(ncx, ncy)
-					}
-				}
+				// Precincts are filled in when their first packet arrives,
+				// so that memory follows the data actually present.
+				b.prec = make([]*precinct, np)
 			}
 			res.bands = append(res.bands, b)
 		}
@@ -294,14 +313,20 @@ func (td *tileDecoder) decodeBlocks(tc *tileComp) error {
 	t1 := &td.t1
 	for _, res := range tc.res {
 		for _, b := range res.bands {
-			for pi := range b.prec {
-				for ci := range b.prec[pi].blocks {
-					cb := &b.prec[pi].blocks[ci]
+			for _, prc := range b.prec {
+				if prc == nil {
+					continue
+				}
+				for ci := range prc.blocks {
+					cb := &prc.blocks[ci]
 					if cb.npasses == 0 {
 						continue
 					}
-					if err := t1.decode(cb, b.orient, b.mb, tc.cc.style); err != nil {
+					if err := t1.decode(cb, b.orient, b.mb+tc.roiShift, tc.cc.style); err != nil {
 						return err
+					}
+					if tc.roiShift > 0 {
+						t1.unshiftROI(tc.roiShift)
 					}
 					w := cb.x1 - cb.x0
 					ox := b.offx + cb.x0 - b.x0
