@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"maira/dicom/jpeg"
+	"maira/dicom/jpeg2000"
 )
 
 // jpegFrame decodes one JPEG frame (baseline, extended or lossless) and
@@ -45,6 +46,41 @@ func jpegFrame(p PixelInfo, s Syntax, b []byte) ([]int32, error) {
 	// stored bits come out as for native data.
 	out := fr.Planes[0]
 	sv := newStoredValue(p, p.HighBit+1-p.BitsStored)
+	for i, v := range out {
+		out[i] = sv.get(uint32(v))
+	}
+	return out, nil
+}
+
+// jpeg2000Frame decodes one JPEG 2000 frame and checks it against the pixel
+// module. The decoder gives signed values where the codestream says its
+// samples are signed; unsigned ones are masked and signed by Bits Stored as
+// for native data.
+func jpeg2000Frame(p PixelInfo, s Syntax, b []byte) ([]int32, error) {
+	cfg, err := jpeg2000.DecodeConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	switch {
+	case cfg.Width != p.Columns || cfg.Height != p.Rows:
+		return nil, formatErr("%s: the codestream is %dx%d, the header says %dx%d", s.Name, cfg.Width, cfg.Height, p.Columns, p.Rows)
+	case cfg.Components != 1:
+		return nil, formatErr("%s: a %d-component codestream for %s", s.Name, cfg.Components, p.Photometric)
+	case cfg.Precision > p.BitsAllocated:
+		return nil, formatErr("%s: %d-bit samples in %d bits allocated", s.Name, cfg.Precision, p.BitsAllocated)
+	}
+	fr, err := jpeg2000.Decode(b, p.Rows*p.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	if len(fr.Planes) != 1 || len(fr.Planes[0]) != p.Rows*p.Columns {
+		return nil, formatErr("%s: the decoder gave an unexpected frame shape", s.Name)
+	}
+	out := fr.Planes[0]
+	if fr.Signed {
+		return out, nil
+	}
+	sv := newStoredValue(p, 0)
 	for i, v := range out {
 		out[i] = sv.get(uint32(v))
 	}

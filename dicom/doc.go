@@ -14,9 +14,12 @@
 // (inflated, at most MaxInflated bytes).
 //
 // Pixel data: native (8 or 16 bits allocated, any Bits Stored and High
-// Bit, unsigned or two's complement), RLE Lossless, and the JPEG processes
-// of package dicom/jpeg (baseline, extended 8/12-bit, lossless process 14
-// with any predictor); other transfer syntaxes are refused by name. A
+// Bit, unsigned or two's complement), RLE Lossless, the JPEG processes of
+// package dicom/jpeg (baseline, extended 8/12-bit, lossless process 14 with
+// any predictor) and JPEG 2000 (package dicom/jpeg2000, lossless and
+// lossy); other transfer syntaxes (JPEG-LS, HTJ2K, JPEG 2000 Part 2, video)
+// are refused by name. A compressed frame too short for its size is refused
+// before its planes are allocated (JPEG, RLE). A
 // multi-frame image gives its first frame, with a warning. Only MONOCHROME1
 // and MONOCHROME2 images with one sample per pixel are read: CR and DX
 // images are grayscale by definition.

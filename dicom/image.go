@@ -145,7 +145,10 @@ func decodeFrame(f *File, p PixelInfo) ([]int32, error) {
 	case JPEGBaseline, JPEGExtended, JPEGLossless:
 		starts = func(b []byte) bool { return len(b) >= 2 && b[0] == 0xFF && b[1] == 0xD8 }
 	case JPEG2000:
-		starts = func(b []byte) bool { return len(b) >= 2 && b[0] == 0xFF && b[1] == 0x4F }
+		// A raw codestream (SOC), or a JP2 file's signature box.
+		starts = func(b []byte) bool {
+			return len(b) >= 2 && b[0] == 0xFF && b[1] == 0x4F || len(b) >= 12 && string(b[4:8]) == "jP  "
+		}
 	default:
 		starts = func([]byte) bool { return true }
 	}
@@ -160,6 +163,8 @@ func decodeFrame(f *File, p PixelInfo) ([]int32, error) {
 		return rleFrame(p, b)
 	case JPEGBaseline, JPEGExtended, JPEGLossless:
 		return jpegFrame(p, s, b)
+	case JPEG2000:
+		return jpeg2000Frame(p, s, b)
 	}
 	return nil, UnsupportedError(fmt.Sprintf("transfer syntax %s (%s) is not supported", s.Name, s.UID))
 }

@@ -37,8 +37,8 @@ var syntaxes = []Syntax{
 	{UID: "1.2.840.10008.1.2.4.51", Name: "JPEG Extended (Process 2 & 4)", Codec: JPEGExtended},
 	{UID: "1.2.840.10008.1.2.4.57", Name: "JPEG Lossless, Non-Hierarchical (Process 14)", Codec: JPEGLossless},
 	{UID: "1.2.840.10008.1.2.4.70", Name: "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", Codec: JPEGLossless},
-	{UID: "1.2.840.10008.1.2.4.90", Name: "JPEG 2000 Image Compression (Lossless Only)", Codec: Unsupported},
-	{UID: "1.2.840.10008.1.2.4.91", Name: "JPEG 2000 Image Compression", Codec: Unsupported},
+	{UID: "1.2.840.10008.1.2.4.90", Name: "JPEG 2000 Image Compression (Lossless Only)", Codec: JPEG2000},
+	{UID: "1.2.840.10008.1.2.4.91", Name: "JPEG 2000 Image Compression", Codec: JPEG2000},
 
 	{UID: "1.2.840.10008.1.2.4.52", Name: "JPEG Extended (Process 3 & 5) (retired)", Codec: Unsupported},
 	{UID: "1.2.840.10008.1.2.4.53", Name: "JPEG Spectral Selection, Non-Hierarchical (Process 6 & 8) (retired)", Codec: Unsupported},

@@ -31,6 +31,7 @@ type source struct {
 	signed                          bool
 	photometric                     string
 	extra                           []string // more dump lines
+	uid                             int      // makes the SOP Instance UID unique
 }
 
 func (s source) pixels(seed uint64) []int32 {
@@ -91,7 +92,7 @@ func (s source) dump(pixFile string) string {
 	lines := []string{
 		"(0008,0005) CS [ISO_IR 100]",
 		"(0008,0016) UI =DigitalXRayImageStorageForPresentation",
-		"(0008,0018) UI [1.2.826.0.1.3680043.10.1407." + fmt.Sprint(len(s.name)) + ".3]",
+		"(0008,0018) UI [1.2.826.0.1.3680043.10.1407." + fmt.Sprint(s.uid) + ".3]",
 		"(0008,0020) DA [20261127]",
 		"(0008,0050) SH [ACC0042]",
 		"(0008,0060) CS [DX]",
@@ -121,13 +122,13 @@ func (s source) dump(pixFile string) string {
 }
 
 var sources = []source{
-	{name: "u8", w: 61, h: 47, frames: 1, bitsAllocated: 8, bitsStored: 8, high: 7, photometric: "MONOCHROME2"},
-	{name: "u12", w: 67, h: 53, frames: 1, bitsAllocated: 16, bitsStored: 12, high: 11, photometric: "MONOCHROME1",
+	{name: "u8", uid: 1, w: 61, h: 47, frames: 1, bitsAllocated: 8, bitsStored: 8, high: 7, photometric: "MONOCHROME2"},
+	{name: "u12", uid: 2, w: 67, h: 53, frames: 1, bitsAllocated: 16, bitsStored: 12, high: 11, photometric: "MONOCHROME1",
 		extra: []string{`(0028,1050) DS [2047\1000]`, `(0028,1051) DS [3000\500]`}},
-	{name: "u16", w: 59, h: 43, frames: 1, bitsAllocated: 16, bitsStored: 16, high: 15, photometric: "MONOCHROME2"},
-	{name: "s12hi", w: 45, h: 37, frames: 1, bitsAllocated: 16, bitsStored: 12, high: 13, signed: true, photometric: "MONOCHROME2",
+	{name: "u16", uid: 3, w: 59, h: 43, frames: 1, bitsAllocated: 16, bitsStored: 16, high: 15, photometric: "MONOCHROME2"},
+	{name: "s12hi", uid: 4, w: 45, h: 37, frames: 1, bitsAllocated: 16, bitsStored: 12, high: 13, signed: true, photometric: "MONOCHROME2",
 		extra: []string{`(0028,1052) DS [-1024]`, `(0028,1053) DS [0.5]`}},
-	{name: "u10mf", w: 33, h: 29, frames: 3, bitsAllocated: 16, bitsStored: 10, high: 9, photometric: "MONOCHROME2"},
+	{name: "u10mf", uid: 5, w: 33, h: 29, frames: 3, bitsAllocated: 16, bitsStored: 10, high: 9, photometric: "MONOCHROME2"},
 }
 
 // variant is one way the tools write a source.
@@ -140,9 +141,17 @@ type variant struct {
 	cmds func(in, out string) [][]string
 	// decoder writes the tools' own native decoding of out to ref.
 	decoder func(out, ref string) []string
+	// build, where set, makes out and ref itself (instead of cmds and
+	// decoder) and returns the expected values.
+	build func(t *testing.T, s source, native, out, ref string) []int32
 }
 
 func always(source) bool { return true }
+
+// gdcmJ2K excludes what GDCM 3.0's JPEG 2000 encoder refuses (as
+// gdcmAccepts) and multi-frame images, whose frames it writes as one
+// codestream.
+func gdcmJ2K(s source) bool { return gdcmAccepts(s) && s.frames == 1 }
 
 // gdcmAccepts excludes what GDCM 3.0 refuses or gets wrong: a High Bit
 // other than Bits Stored - 1, and RLE of 8-bit images of odd width (an
@@ -169,6 +178,9 @@ var variants = []variant{
 	{name: "jpegll-frag", applies: always, cmds: func(in, out string) [][]string { return [][]string{{"dcmcjpeg", "+e1", "+fs", "1", in, out}} }, decoder: dcmdjpeg},
 	{name: "gdcm-jpegll", applies: gdcmAccepts, cmds: func(in, out string) [][]string { return [][]string{{"gdcmconv", "--jpeg", in, out}} },
 		decoder: func(out, ref string) []string { return []string{"gdcmconv", "--raw", out, ref} }},
+	{name: "j2k", applies: gdcmJ2K, cmds: func(in, out string) [][]string { return [][]string{{"gdcmconv", "--j2k", in, out}} },
+		decoder: func(out, ref string) []string { return []string{"gdcmconv", "--raw", out, ref} }},
+	{name: "j2k-lossy", lossy: true, applies: gdcmJ2K, build: opjLossy},
 	{name: "jpeg-baseline", lossy: true, applies: always,
 		cmds: func(in, out string) [][]string { return [][]string{{"dcmcjpeg", "+eb", in, out}} }, decoder: dcmdjpeg},
 	{name: "jpeg-extended", lossy: true, applies: always,
@@ -317,12 +329,20 @@ func TestTools(t *testing.T) {
 			}
 			t.Run(s.name+"/"+v.name, func(t *testing.T) {
 				out := filepath.Join(dir, s.name+"-"+v.name+".dcm")
-				for _, c := range v.cmds(native, out) {
-					run(t, c...)
-				}
-				got, p := frameValues(t, out)
 				want, tol := first, 0
 				var ref string
+				if v.build != nil {
+					ref = filepath.Join(dir, s.name+"-"+v.name+"-ref.dcm")
+					want, tol = v.build(t, s, native, out, ref), 1
+					if s.bitsStored > 12 {
+						tol = 2 // OpenJPEG's 9/7 and ours: 2/65535 at 16 bits
+					}
+				} else {
+					for _, c := range v.cmds(native, out) {
+						run(t, c...)
+					}
+				}
+				got, p := frameValues(t, out)
 				if v.decoder != nil {
 					ref = filepath.Join(dir, s.name+"-"+v.name+"-ref.dcm")
 					run(t, v.decoder(out, ref)...)
@@ -410,4 +430,71 @@ func model8(t *testing.T, path string) []uint8 {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// opjLossy makes a lossy (irreversible 9/7) JPEG 2000 file: OpenJPEG
+// encodes the source's first frame, the codestream replaces the one in
+// GDCM's lossless encapsulation of the same image (the transfer syntax
+// becomes .91), and opj_decompress's decoding, put into the native file,
+// is the reference. GDCM's own lossy mode writes constant images of small
+// inputs, so it cannot be the encoder here.
+func opjLossy(t *testing.T, s source, native, out, ref string) []int32 {
+	needTools(t, "opj_compress", "opj_decompress")
+	dir := filepath.Dir(out)
+	data, err := os.ReadFile(native)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bytesPer := s.bitsAllocated / 8
+	n := s.w * s.h * bytesPer
+	pixels := data[len(data)-n*s.frames : len(data)-n*(s.frames-1)]
+	rawl := filepath.Join(dir, s.name+"-src.rawl")
+	if err := os.WriteFile(rawl, pixels, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cs := filepath.Join(dir, s.name+"-lossy.j2k")
+	run(t, "opj_compress", "-i", rawl, "-o", cs, "-F", fmt.Sprintf("%d,%d,1,%d,u", s.w, s.h, s.bitsStored), "-I", "-r", "8")
+	dec := filepath.Join(dir, s.name+"-lossy.rawl")
+	run(t, "opj_decompress", "-i", cs, "-o", dec)
+	decoded, err := os.ReadFile(dec)
+	if err != nil || len(decoded) != n {
+		t.Fatalf("opj_decompress gave %d bytes, want %d (%v)", len(decoded), n, err)
+	}
+	// The reference: the native file with the decoded pixels.
+	refData := append([]byte{}, data...)
+	copy(refData[len(refData)-n*s.frames:], decoded)
+	if err := os.WriteFile(ref, refData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int32, s.w*s.h)
+	for i := range want {
+		if bytesPer == 1 {
+			want[i] = int32(decoded[i])
+		} else {
+			want[i] = int32(binary.LittleEndian.Uint16(decoded[2*i:]))
+		}
+	}
+	// The file: GDCM's lossless encapsulation with this codestream instead.
+	wrap := filepath.Join(dir, s.name+"-wrap.dcm")
+	run(t, "gdcmconv", "--j2k", native, wrap)
+	w, _ := os.ReadFile(wrap)
+	at := bytes.Index(w, []byte{0xFF, 0x4F, 0xFF, 0x51})
+	if at < 8 {
+		t.Fatal("no codestream in GDCM's file")
+	}
+	code, _ := os.ReadFile(cs)
+	if len(code)%2 == 1 {
+		code = append(code, 0)
+	}
+	var b bytes.Buffer
+	b.Write(w[:at-8])
+	binary.Write(&b, binary.LittleEndian, [2]uint16{0xFFFE, 0xE000})
+	binary.Write(&b, binary.LittleEndian, uint32(len(code)))
+	b.Write(code)
+	binary.Write(&b, binary.LittleEndian, [4]uint16{0xFFFE, 0xE0DD, 0, 0})
+	file := bytes.Replace(b.Bytes(), []byte("1.2.840.10008.1.2.4.90"), []byte("1.2.840.10008.1.2.4.91"), 1)
+	if err := os.WriteFile(out, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
