@@ -25,6 +25,9 @@ type arrivals struct {
 	// so that a file left in the folder (its study still collecting) is not
 	// handed out again, while a file replaced under the same name is.
 	taken map[string]signature
+	// dirs are the subfolders seen by the last scan (inotify watches one
+	// folder, so each gets its own watch).
+	dirs []string
 }
 
 type signature struct {
@@ -53,6 +56,7 @@ func ignored(name string) bool {
 // since the last scan, and how many are still settling.
 func (a *arrivals) scan(now time.Time) (complete []string, pending int) {
 	present := map[string]bool{}
+	a.dirs = a.dirs[:0]
 	filepath.WalkDir(a.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // a file removed mid-walk, or an unreadable folder: next scan
@@ -66,7 +70,11 @@ func (a *arrivals) scan(now time.Time) (complete []string, pending int) {
 			}
 			return nil
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
+		if d.IsDir() {
+			a.dirs = append(a.dirs, path)
+			return nil
+		}
+		if !d.Type().IsRegular() {
 			return nil
 		}
 		present[path] = true

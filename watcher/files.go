@@ -63,6 +63,16 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// removeEmptyParents removes the now empty subfolders of the drop folder
+// that held path (a receiver's per-study folders), up to the drop folder.
+func (s *Service) removeEmptyParents(path string) {
+	for dir := filepath.Dir(path); strings.HasPrefix(dir, s.cfg.In+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			return
+		}
+	}
+}
+
 // freeName returns a name in dir that neither exists nor has a reason
 // file, by adding -1, -2, ... before the extension.
 func freeName(dir, name string) string {
@@ -99,6 +109,7 @@ func (s *Service) refuse(path, name, reason string) {
 		s.arr.forget(path)
 		return
 	}
+	s.removeEmptyParents(path)
 	// The reason may name the file's path but never patient data: the
 	// readers' errors carry none.
 	s.log.Warn("file refused", "file", name, "reason", reason)
@@ -125,6 +136,7 @@ func (s *Service) archiveOne(st *Study, path, rel string) (string, error) {
 	if err := moveFile(path, dst); err != nil {
 		return "", err
 	}
+	s.removeEmptyParents(path)
 	return dst, nil
 }
 

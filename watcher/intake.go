@@ -29,6 +29,9 @@ func (s *Service) intake(now time.Time) {
 	}
 	s.setPaused("")
 	complete, settling := s.arr.scan(now)
+	if s.watchDirs != nil {
+		s.watchDirs(s.arr.dirs)
+	}
 	s.mu.Lock()
 	s.status.Settling = settling
 	s.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 
 	"maira/dicom"
 	"maira/dicom/sr"
+	"maira/internal/atomicfile"
 	"maira/internal/filehash"
 	"maira/models/draft"
 	"maira/models/report"
@@ -420,7 +421,7 @@ func (s *Service) failStudy(st *Study, cause error) {
 		dir := filepath.Join(s.cfg.Out, "failed")
 		base := freeName(dir, filepath.Base(f.Name))
 		text := fmt.Sprintf("study %s: %s\nfile: %s\nfailed: %s\n", st.Key, reason, f.Name, time.Now().Format(time.RFC3339))
-		if err := os.WriteFile(filepath.Join(dir, base+".reason.txt"), []byte(text), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, base+".reason.txt"), []byte(text)); err != nil {
 			s.log.Error("cannot write a reason file", "error", err.Error())
 			continue
 		}
@@ -428,6 +429,7 @@ func (s *Service) failStudy(st *Study, cause error) {
 			s.log.Error("cannot move a failed input", "file", f.Name, "error", err.Error())
 			continue
 		}
+		s.removeEmptyParents(f.Path)
 		st.Files[i].Path = filepath.Join(dir, base)
 	}
 	s.store.Update(st.Key, func(x *Study) error {

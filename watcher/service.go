@@ -56,6 +56,8 @@ type Service struct {
 	wakeup  chan struct{}
 	// tokenText makes a streaming token decoder (nil: events carry ids only).
 	tokenText func() func(id int32) string
+	// watchDirs adds inotify watches for subfolders (nil when polling).
+	watchDirs func(dirs []string)
 }
 
 // SetTokenText gives the service a way to turn generated token ids into
@@ -128,6 +130,14 @@ func (s *Service) Run(ctx context.Context, once bool) error {
 			return fmt.Errorf("%s: watching: %v (use --poll on this file system)", s.cfg.In, err)
 		}
 		events, errs = w.Events, w.Errors
+		watched := map[string]bool{s.cfg.In: true}
+		s.watchDirs = func(dirs []string) {
+			for _, d := range dirs {
+				if !watched[d] && w.Add(d) == nil {
+					watched[d] = true
+				}
+			}
+		}
 	}
 	tick := time.NewTicker(min(time.Second, s.cfg.PollInterval.Duration))
 	defer tick.Stop()

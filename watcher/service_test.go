@@ -424,3 +424,36 @@ func TestControl(t *testing.T) {
 		t.Error("retry of an unknown study")
 	}
 }
+
+// TestSubfolder: a receiver that sorts files into subfolders (storescp
+// --sort-on-study-uid) is watched there too, not only by the rescan.
+func TestSubfolder(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	studies, err := WriteDemoStudies(filepath.Join(s.root, "staging"), 1, 64, 56, 23)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.start()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	sub := filepath.Join(s.in, "study1")
+	os.Mkdir(sub, 0o755)
+	time.Sleep(300 * time.Millisecond)
+	for _, f := range studies[0] {
+		os.Rename(f, filepath.Join(sub, filepath.Base(f)))
+	}
+	// Well inside the one-minute rescan.
+	deadline := time.Now().Add(15 * time.Second)
+	for len(s.reports()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(s.reports()) != 1 {
+		t.Fatal("the study in a subfolder was not reported within 15 s")
+	}
+	if got := strings.Join(s.archived(), " "); !strings.Contains(got, "demo000-PA.dcm") {
+		t.Errorf("archive: %s", got)
+	}
+	if left := s.leftovers(); len(left) != 0 {
+		t.Errorf("left behind (the emptied subfolder goes too): %q", left)
+	}
+}
