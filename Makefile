@@ -54,8 +54,9 @@ demo: build
 # llama.cpp and PyTorch (scripts/bench-engine.sh). Results go in
 # BENCHMARKS.md.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./quant/... ./kernels/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./quant/... ./kernels/... ./dicom/...
 	scripts/bench-quant.sh
+	scripts/bench-dicom.sh
 	mkdir -p build/bench
 	bash -o pipefail -c "scripts/bench-engine.sh | tee build/bench/engine-$$(date +%F).md"
 	@echo "engine table saved in build/bench/engine-$$(date +%F).md: record it in BENCHMARKS.md with the machine and date"
