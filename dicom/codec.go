@@ -7,6 +7,19 @@ import (
 	"maira/dicom/jpeg2000"
 )
 
+// checkFrame holds a compressed frame's header to the pixel module.
+func checkFrame(p PixelInfo, s Syntax, width, height, components, precision int) error {
+	switch {
+	case width != p.Columns || height != p.Rows:
+		return formatErr("%s: the compressed frame is %dx%d, the header says %dx%d", s.Name, width, height, p.Columns, p.Rows)
+	case components != 1:
+		return formatErr("%s: a %d-component frame for %s", s.Name, components, p.Photometric)
+	case precision > p.BitsAllocated:
+		return formatErr("%s: %d-bit samples in %d bits allocated", s.Name, precision, p.BitsAllocated)
+	}
+	return nil
+}
+
 // jpegFrame decodes one JPEG frame (baseline, extended or lossless) and
 // checks it against the pixel module.
 func jpegFrame(p PixelInfo, s Syntax, b []byte) ([]int32, error) {
@@ -14,13 +27,8 @@ func jpegFrame(p PixelInfo, s Syntax, b []byte) ([]int32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Name, err)
 	}
-	switch {
-	case cfg.Width != p.Columns || cfg.Height != p.Rows:
-		return nil, formatErr("%s: the JPEG frame is %dx%d, the header says %dx%d", s.Name, cfg.Width, cfg.Height, p.Columns, p.Rows)
-	case cfg.Components != 1:
-		return nil, formatErr("%s: a %d-component JPEG frame for %s", s.Name, cfg.Components, p.Photometric)
-	case cfg.Precision > p.BitsAllocated:
-		return nil, formatErr("%s: %d-bit JPEG samples in %d bits allocated", s.Name, cfg.Precision, p.BitsAllocated)
+	if err := checkFrame(p, s, cfg.Width, cfg.Height, cfg.Components, cfg.Precision); err != nil {
+		return nil, err
 	}
 	// Every sample of a lossless scan costs at least one bit (a Huffman
 	// code), every 8x8 block of a DCT scan at least two (its DC code and
@@ -61,13 +69,8 @@ func jpeg2000Frame(p PixelInfo, s Syntax, b []byte) ([]int32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Name, err)
 	}
-	switch {
-	case cfg.Width != p.Columns || cfg.Height != p.Rows:
-		return nil, formatErr("%s: the codestream is %dx%d, the header says %dx%d", s.Name, cfg.Width, cfg.Height, p.Columns, p.Rows)
-	case cfg.Components != 1:
-		return nil, formatErr("%s: a %d-component codestream for %s", s.Name, cfg.Components, p.Photometric)
-	case cfg.Precision > p.BitsAllocated:
-		return nil, formatErr("%s: %d-bit samples in %d bits allocated", s.Name, cfg.Precision, p.BitsAllocated)
+	if err := checkFrame(p, s, cfg.Width, cfg.Height, cfg.Components, cfg.Precision); err != nil {
+		return nil, err
 	}
 	fr, err := jpeg2000.Decode(b, p.Rows*p.Columns)
 	if err != nil {

@@ -41,11 +41,7 @@ func IsDICOM(data []byte) bool {
 func IsDICOMFile(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return false, fmt.Errorf("%s: %v", path, err)
+		return false, pathError(path, err)
 	}
 	defer f.Close()
 	head := make([]byte, 132)
@@ -57,16 +53,22 @@ func IsDICOMFile(path string) (bool, error) {
 	return ext == ".dcm" || ext == ".dicom", nil
 }
 
+// pathError words a failure to open path as "path: reason" (the system's
+// reason without the operation and a second copy of the path).
+func pathError(path string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s: %v", path, err)
+}
+
 // ReadFile reads a DICOM chest radiograph. Errors are one line that starts
 // with path.
 func ReadFile(path string) (*Image, error) {
 	m, err := mmap.Open(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, pathError(path, err)
 	}
 	defer m.Close()
 	img, err := Decode(m.Data, path)

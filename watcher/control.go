@@ -319,18 +319,31 @@ func (s *Service) retry(key string) error {
 // Client talks to a running service through its control socket.
 type Client struct{ Data string }
 
-func (c Client) call(req Request, out any) error {
+// dial connects to the socket and sends one request.
+func (c Client) dial(req Request) (net.Conn, error) {
 	path := SocketPath(c.Data)
 	conn, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
-		return fmt.Errorf("%s: no maira watch is answering (%v)", path, errors.Unwrap(err))
+		return nil, fmt.Errorf("%s: no maira watch is answering (%v)", path, errors.Unwrap(err))
+	}
+	b, _ := json.Marshal(req)
+	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	conn.SetWriteDeadline(time.Time{})
+	return conn, nil
+}
+
+func (c Client) call(req Request, out any) error {
+	path := SocketPath(c.Data)
+	conn, err := c.dial(req)
+	if err != nil {
+		return err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	b, _ := json.Marshal(req)
-	if _, err := conn.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
 	raw, err := io.ReadAll(conn)
 	if err != nil {
 		return fmt.Errorf("%s: %v", path, err)
@@ -400,13 +413,8 @@ func (c Client) Retry(key string) error { return c.call(Request{Cmd: "retry", St
 // Events streams the service's events until ctx ends or the service goes;
 // the channel is then closed.
 func (c Client) Events(ctx context.Context) (<-chan Event, error) {
-	path := SocketPath(c.Data)
-	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	conn, err := c.dial(Request{Cmd: "events"})
 	if err != nil {
-		return nil, fmt.Errorf("%s: no maira watch is answering (%v)", path, errors.Unwrap(err))
-	}
-	if _, err := conn.Write([]byte("{\"cmd\":\"events\"}\n")); err != nil {
-		conn.Close()
 		return nil, err
 	}
 	ch := make(chan Event, 256)

@@ -31,7 +31,7 @@ func moveFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dst))
+	return atomicfile.SyncDir(filepath.Dir(dst))
 }
 
 func copyFile(src, dst string) error {
@@ -49,18 +49,6 @@ func copyFile(src, dst string) error {
 		return fmt.Errorf("%s: %w", dst, err)
 	}
 	return out.Commit()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
 }
 
 // removeEmptyParents removes the now empty subfolders of the drop folder
@@ -177,13 +165,13 @@ func writeOutputs(dir string, files map[string][]byte) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	return syncDir(parent)
+	return atomicfile.SyncDir(parent)
 }
 
 // diskLow returns why intake must pause (the output disk's free space is

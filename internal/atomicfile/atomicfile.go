@@ -73,7 +73,7 @@ func (f *File) Commit() error {
 	if err := os.Rename(f.tmp, f.path); err != nil {
 		return fail("rename", err)
 	}
-	if err := syncDir(filepath.Dir(f.path)); err != nil {
+	if err := SyncDir(filepath.Dir(f.path)); err != nil {
 		// The rename may not survive a power cut: report the file as not
 		// written rather than leave one whose durability is unknown.
 		os.Remove(f.path)
@@ -106,7 +106,9 @@ func WriteFile(path string, data []byte) error {
 	return f.Commit()
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a folder, so that the renames and creations in it survive
+// a power cut; file systems that cannot fsync a folder are not an error.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
