@@ -433,7 +433,8 @@ func (s *Service) failStudy(st *Study, cause error) {
 		st.Files[i].Path = filepath.Join(dir, base)
 	}
 	s.store.Update(st.Key, func(x *Study) error {
-		x.State, x.Error, x.Finished, x.Files, x.Archived = Failed, reason, time.Now(), st.Files, true
+		x.State, x.Error, x.Finished, x.Archived = Failed, reason, time.Now(), true
+		setPaths(x, st.Files)
 		return nil
 	})
 	s.emit(Event{Kind: "failed", Study: st.Key, Message: reason})
@@ -463,7 +464,8 @@ func (s *Service) archive(st *Study) {
 	}
 	dir := s.archiveDir(st)
 	if _, err := s.store.Update(st.Key, func(x *Study) error {
-		x.Files, x.Archived, x.ArchiveDir = files, true, dir
+		x.Archived, x.ArchiveDir = true, dir
+		setPaths(x, files)
 		return nil
 	}); err != nil {
 		s.log.Error("store", "error", err.Error())
@@ -482,6 +484,27 @@ func (s *Service) archive(st *Study) {
 				}
 				return nil
 			})
+		}
+	}
+}
+
+// setPaths records where files went, by name, in the stored study: a
+// file that another step added meanwhile (a late image) keeps its record.
+func setPaths(x *Study, moved []Input) {
+	at := map[string]string{}
+	for _, f := range moved {
+		at[f.Name] = f.Path
+	}
+	for i, f := range x.Files {
+		if p, ok := at[f.Name]; ok {
+			x.Files[i].Path = p
+			delete(at, f.Name)
+		}
+	}
+	// Files the caller knew and the record did not (a sidecar's images).
+	for _, f := range moved {
+		if _, ok := at[f.Name]; ok {
+			x.Files = append(x.Files, f)
 		}
 	}
 }

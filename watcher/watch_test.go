@@ -137,6 +137,9 @@ func (s *site) reports() map[string]string {
 	out := map[string]string{}
 	dirs, _ := filepath.Glob(filepath.Join(s.out, "reports", "*", "*"))
 	for _, d := range dirs {
+		if strings.HasPrefix(filepath.Base(d), ".") {
+			continue // a report being written
+		}
 		b, err := os.ReadFile(filepath.Join(d, "report.json"))
 		if err != nil {
 			s.t.Errorf("%s: %v", d, err)
