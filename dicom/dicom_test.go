@@ -357,3 +357,33 @@ func TestLyingJPEGSize(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestIsDICOMFile: by content (preamble, meta information, a bare data
+// set) whatever the name, and by name for what the content cannot tell.
+func TestIsDICOMFile(t *testing.T) {
+	dir := t.TempDir()
+	bare, _ := os.ReadFile(filepath.Join("testdata", "u8-bare.dcm"))
+	full, _ := os.ReadFile(filepath.Join("testdata", "u8-explicit.dcm"))
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"IM0001", full, true},
+		{"IM0002", full[128:], true}, // "DICM" without the preamble
+		{"IM0003", full[132:], true},
+		{"IM0004", bare, true},
+		{"x.png", []byte("\x89PNG\r\n\x1a\n0000"), false},
+		{"x.dcm", []byte("\x89PNG\r\n\x1a\n0000"), true},
+		{"notes.txt", []byte("hello there, this is text"), false},
+	} {
+		p := filepath.Join(dir, tc.name)
+		os.WriteFile(p, tc.data, 0o644)
+		if got, err := IsDICOMFile(p); err != nil || got != tc.want {
+			t.Errorf("%s: %v %v, want %v", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := IsDICOMFile(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing: no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package dicom
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -28,9 +29,10 @@ type Image struct {
 }
 
 // IsDICOM tells whether data starts like a DICOM file: the "DICM" marker
-// after the preamble, or file meta information without it.
+// after the preamble (or, from some writers, without it), or file meta
+// information alone.
 func IsDICOM(data []byte) bool {
-	if len(data) >= 132 && string(data[128:132]) == "DICM" {
+	if len(data) >= 132 && string(data[128:132]) == "DICM" || len(data) >= 4 && string(data[:4]) == "DICM" {
 		return true
 	}
 	return len(data) >= 6 && data[0] == 0x02 && data[1] == 0 && isVR(data[4], data[5])
@@ -47,6 +49,13 @@ func IsDICOMFile(path string) (bool, error) {
 	head := make([]byte, 132)
 	n, _ := io.ReadFull(f, head)
 	if IsDICOM(head[:n]) {
+		return true, nil
+	}
+	// A bare data set (no preamble, no meta information, as old
+	// receivers write): it starts with a group 0008 element whose VR or
+	// 4-byte length is plausible.
+	if n >= 8 && binary.LittleEndian.Uint16(head) == 0x0008 &&
+		(isVR(head[4], head[5]) || binary.LittleEndian.Uint32(head[4:]) < 1<<16) {
 		return true, nil
 	}
 	ext := strings.ToLower(filepath.Ext(path))
