@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // Tile decoding: coding parameters in force for the tile, the geometry of
@@ -309,8 +312,14 @@ func (td *tileDecoder) decodeTile(tile *tileData) error {
 // tile-component buffer, subbands laid side by side per level (LL top
 // left), which is where the inverse DWT wants them.
 func (td *tileDecoder) decodeBlocks(tc *tileComp) error {
-	stride := tc.x1 - tc.x0
-	t1 := &td.t1
+	// Code-blocks are coded independently (T.800 annex D) and land in
+	// disjoint parts of the coefficient plane, so they decode in parallel,
+	// one tier-1 decoder per worker: tier-1 is most of a decode.
+	type job struct {
+		cb *codeBlock
+		b  *band
+	}
+	var jobs []job
 	for _, res := range tc.res {
 		for _, b := range res.bands {
 			for _, prc := range b.prec {
@@ -318,49 +327,81 @@ func (td *tileDecoder) decodeBlocks(tc *tileComp) error {
 					continue
 				}
 				for ci := range prc.blocks {
-					cb := &prc.blocks[ci]
-					if cb.npasses == 0 {
-						continue
+					if cb := &prc.blocks[ci]; cb.npasses > 0 {
+						jobs = append(jobs, job{cb, b})
 					}
-					if err := t1.decode(cb, b.orient, b.mb+tc.roiShift, tc.cc.style); err != nil {
-						return err
-					}
-					if tc.roiShift > 0 {
-						t1.unshiftROI(tc.roiShift)
-					}
-					w := cb.x1 - cb.x0
-					ox := b.offx + cb.x0 - b.x0
-					oy := b.offy + cb.y0 - b.y0
-					for y := 0; y < cb.y1-cb.y0; y++ {
-						src := t1.mag[y*w : y*w+w]
-						fl := t1.flags[(y+1)*t1.stride+1:]
-						row := (oy+y)*stride + ox
-						if tc.coef != nil {
-							dst := tc.coef[row : row+w]
-							for x, m := range src {
-								v := m >> 1
-								if fl[x]&fNeg != 0 {
-									v = -v
-								}
-								dst[x] = v
-							}
-						} else {
-							dst := tc.fcoef[row : row+w]
-							s := b.step * 0.5
-							for x, m := range src {
-								v := float32(m) * s
-								if fl[x]&fNeg != 0 {
-									v = -v
-								}
-								dst[x] = v
-							}
-						}
-					}
-					// free the code-block data as soon as it is consumed
-					cb.data = nil
 				}
 			}
 		}
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/4+1)
+	if workers <= 1 {
+		for _, j := range jobs {
+			if err := td.decodeBlock(&td.t1, tc, j.cb, j.b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t1 := &t1Decoder{}
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) || errs[w] != nil {
+					return
+				}
+				errs[w] = td.decodeBlock(t1, tc, jobs[i].cb, jobs[i].b)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// decodeBlock decodes one code-block with t1 and writes its coefficients.
+func (td *tileDecoder) decodeBlock(t1 *t1Decoder, tc *tileComp, cb *codeBlock, b *band) error {
+	stride := tc.x1 - tc.x0
+	if err := t1.decode(cb, b.orient, b.mb+tc.roiShift, tc.cc.style); err != nil {
+		return err
+	}
+	if tc.roiShift > 0 {
+		t1.unshiftROI(tc.roiShift)
+	}
+	w := cb.x1 - cb.x0
+	ox := b.offx + cb.x0 - b.x0
+	oy := b.offy + cb.y0 - b.y0
+	for y := 0; y < cb.y1-cb.y0; y++ {
+		src := t1.mag[y*w : y*w+w]
+		fl := t1.flags[(y+1)*t1.stride+1:]
+		row := (oy+y)*stride + ox
+		if tc.coef != nil {
+			dst := tc.coef[row : row+w]
+			for x, m := range src {
+				v := m >> 1
+				if fl[x]&fNeg != 0 {
+					v = -v
+				}
+				dst[x] = v
+			}
+		} else {
+			dst := tc.fcoef[row : row+w]
+			s := b.step * 0.5
+			for x, m := range src {
+				v := float32(m) * s
+				if fl[x]&fNeg != 0 {
+					v = -v
+				}
+				dst[x] = v
+			}
+		}
+	}
+	// free the code-block data as soon as it is consumed
+	cb.data = nil
 	return nil
 }
