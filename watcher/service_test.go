@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"maira/dicom"
 	"maira/models/report"
 	"maira/quant/testmodel"
@@ -455,5 +457,30 @@ func TestSubfolder(t *testing.T) {
 	}
 	if left := s.leftovers(); len(left) != 0 {
 		t.Errorf("left behind (the emptied subfolder goes too): %q", left)
+	}
+}
+
+func TestStoreSchema(t *testing.T) {
+	dir := t.TempDir()
+	if v, err := ReadStoreSchema(dir); err != nil || v != 0 {
+		t.Fatalf("no store: %d %v", v, err)
+	}
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadStoreSchema(dir); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("while open: %v", err)
+	}
+	st.Close()
+	if v, err := ReadStoreSchema(dir); err != nil || v != StoreSchema {
+		t.Errorf("schema %d %v", v, err)
+	}
+	// A store written by a newer build is refused, not misread.
+	db, _ := bolt.Open(filepath.Join(dir, "store.db"), 0o600, nil)
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("9")) })
+	db.Close()
+	if _, err := OpenStore(dir); err == nil || !strings.Contains(err.Error(), "schema 9") {
+		t.Errorf("newer store: %v", err)
 	}
 }

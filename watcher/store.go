@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,7 +73,14 @@ type Store struct {
 var (
 	bStudies   = []byte("studies")   // key -> Study JSON
 	bInstances = []byte("instances") // sha256 or "sop:" + SOP Instance UID -> study key
+	bMeta      = []byte("meta")      // "schema" -> the store's schema version
 )
+
+// StoreSchema is the version of the store's layout that this build reads
+// and writes. A change that an older build would misread gets a new
+// version, with a forward migration in OpenStore; firmware bundles record
+// it, so that a rollback to a build that cannot read the store is refused.
+const StoreSchema = 1
 
 // OpenStore opens (or creates) the store in dir. A second service on the
 // same folder waits for the lock a while, then fails.
@@ -85,10 +94,23 @@ func OpenStore(dir string) (*Store, error) {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bStudies, bInstances} {
+		for _, b := range [][]byte{bStudies, bInstances, bMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		meta := tx.Bucket(bMeta)
+		v, err := schemaOf(meta)
+		if err != nil {
+			return err
+		}
+		switch {
+		case v > StoreSchema:
+			return fmt.Errorf("the store is at schema %d; this maira reads schema %d at most (roll forward, not back)", v, StoreSchema)
+		case v < StoreSchema:
+			// Version 0 is a store made before versioning: the same
+			// layout as 1. Later migrations go here, one step each.
+			return meta.Put([]byte("schema"), []byte(strconv.Itoa(StoreSchema)))
 		}
 		return nil
 	})
@@ -210,4 +232,47 @@ func (s *Store) All() ([]*Study, error) {
 	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Arrived.Before(out[j].Arrived) })
 	return out, err
+}
+
+func schemaOf(meta *bolt.Bucket) (int, error) {
+	b := meta.Get([]byte("schema"))
+	if b == nil {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(string(b))
+	if err != nil {
+		return 0, fmt.Errorf("schema %q is not a number", b)
+	}
+	return v, nil
+}
+
+// ReadStoreSchema returns the schema version of the store in a data folder
+// (0 where there is no store yet). The service must not be running: it
+// holds the store's lock.
+func ReadStoreSchema(dir string) (int, error) {
+	path := filepath.Join(dir, "store.db")
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return 0, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return 0, fmt.Errorf("%s: in use by a running maira watch (stop it first)", path)
+		}
+		return 0, fmt.Errorf("%s: %v", path, err)
+	}
+	defer db.Close()
+	v := 0
+	err = db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if meta == nil {
+			return nil
+		}
+		v, err = schemaOf(meta)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v", path, err)
+	}
+	return v, nil
 }
