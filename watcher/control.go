@@ -18,8 +18,10 @@ import (
 )
 
 // The control socket's protocol: one JSON request per line, one JSON answer
-// (or, for "events", a stream of Event lines). Every answer may carry
-// "error". Patient identifiers never cross it: studies are named by key.
+// (or, for "events", a stream of Event lines). A request that fails is
+// answered {"request_error": "..."} (a failed study's own "error" is data,
+// not a failed request). Patient identifiers never cross it except inside
+// a study's report text: studies are named by key.
 //
 //	{"cmd":"status"}                 Status
 //	{"cmd":"history","query":"x"}    {"studies": [StudyLine...]}, done and failed, newest first
@@ -35,6 +37,9 @@ type Request struct {
 	Query string `json:"query,omitempty"`
 	Lines int    `json:"lines,omitempty"`
 }
+
+// requestError is the answer to a request that failed.
+func requestError(msg string) map[string]string { return map[string]string{"request_error": msg} }
 
 // StudyReport is one finished study for the history view.
 type StudyReport struct {
@@ -99,7 +104,7 @@ func (s *Service) SetInfo(i Info) { s.mu.Lock(); s.info = i; s.mu.Unlock() }
 
 // handle answers one request other than "events".
 func (s *Service) handle(req Request) any {
-	fail := func(err error) any { return map[string]string{"error": err.Error()} }
+	fail := func(err error) any { return requestError(err.Error()) }
 	switch req.Cmd {
 	case "status":
 		st, err := s.Snapshot()
@@ -349,7 +354,7 @@ func (c Client) call(req Request, out any) error {
 		return fmt.Errorf("%s: %v", path, err)
 	}
 	var e struct {
-		Error string `json:"error"`
+		Error string `json:"request_error"`
 	}
 	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
 		return errors.New(e.Error)

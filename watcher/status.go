@@ -32,6 +32,7 @@ type Status struct {
 	In       string        `json:"in"`
 	Out      string        `json:"out"`
 	Paused   string        `json:"paused,omitempty"` // why intake is paused
+	Held     bool          `json:"held"`             // paused by the operator (resume clears it)
 	Settling int           `json:"settling"`         // files not yet complete
 	Running  *RunningStudy `json:"running,omitempty"`
 	Queue    []StudyLine   `json:"queue"`  // collecting and queued, oldest first
@@ -114,6 +115,9 @@ func (s *Service) Snapshot() (Status, error) {
 	}
 	s.mu.Unlock()
 	st.Time, st.In, st.Out = time.Now(), s.cfg.In, s.cfg.Out
+	s.mu.Lock()
+	st.Held = s.held
+	s.mu.Unlock()
 	st.Counts = map[State]int{}
 	st.Queue, st.Recent = []StudyLine{}, []StudyLine{}
 	for _, x := range all {
@@ -184,7 +188,7 @@ func (s *Service) serveConn(ctx context.Context, c *net.UnixConn, events *Broadc
 	var req Request
 	enc := json.NewEncoder(c)
 	if err := json.Unmarshal(line, &req); err != nil {
-		enc.Encode(map[string]string{"error": "bad request"})
+		enc.Encode(requestError("bad request"))
 		return
 	}
 	switch req.Cmd {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"maira/models/draft"
+	"maira/tui"
 	"maira/watcher"
 )
 
@@ -32,8 +33,10 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 		"Watches DIR for DICOM, PNG and JPEG files, groups them into studies, writes each study's draft\n"+
 		"report to OUT/reports/DATE/STUDY/ and moves its inputs to OUT/archive/DATE/STUDY/; refused\n"+
 		"files go to OUT/failed/ with a reason. Settings come from --config (docs/maira-watch.toml),\n"+
-		"flags override them. Log lines go to stdout. Every report is a machine draft for review by a\n"+
-		"radiologist.", stdout)
+		"flags override them. On a terminal it shows the technician's screen (as maira tui does; q or\n"+
+		"Ctrl-C stops the service as SIGTERM does: intake closes, the running study finishes) and\n"+
+		"writes its log lines to DATA/watch.log; otherwise, or with --no-tui, log lines go to stdout.\n"+
+		"Every report is a machine draft for review by a radiologist.", stdout)
 	ef := addEngineFlags(c)
 	config := c.String("config", "", "configuration file (TOML)")
 	in := c.String("in", "", "the drop folder")
@@ -45,7 +48,7 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	quiet := c.Duration("study-quiet", 0, "how long a DICOM study waits for more images (default 30s)")
 	maxTokens := c.Int("max-tokens", 0, "cap on generated tokens (default: the model's)")
 	grounded := c.Bool("grounded", false, "ask for findings with boxes")
-	c.Bool("no-tui", false, "plain log lines even on a terminal (the terminal UI is a later step; log lines are all there is now)")
+	noTUI := c.Bool("no-tui", false, "plain log lines to stdout even on a terminal, no terminal UI")
 	jsonLog := c.Bool("json-log", false, "log lines as JSON instead of key=value text")
 	pos, err := c.parse(args)
 	if err != nil {
@@ -94,8 +97,23 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	}
 	*ef.model, *ef.backend, *ef.threads, *ef.kvCache = cfg.Model, cfg.Generation.Backend, cfg.Generation.Threads, cfg.Generation.KVCache
 
-	// Log lines go to stdout and to the ring the log view reads.
-	log, ring := watcher.TeeLogger(stdout, *jsonLog)
+	// Log lines go to stdout and to the ring the log view reads; with the
+	// terminal UI, which owns the terminal, to the ring and a file.
+	withTUI := !*noTUI && isTerminal(stdout) && isTerminal(os.Stdin)
+	logOut := stdout
+	if withTUI {
+		if err := os.MkdirAll(cfg.Data, 0o770); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(filepath.Join(cfg.Data, "watch.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logOut = f
+		fmt.Fprintf(stdout, "maira watch: loading %s (log lines go to %s)\n", cfg.Model, f.Name())
+	}
+	log, ring := watcher.TeeLogger(logOut, *jsonLog)
 	eng, b, err := ef.engine()
 	if err != nil {
 		return err
@@ -122,14 +140,70 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- svc.Serve(ctx, events) }()
-	err = svc.Run(ctx, *once)
+	if !withTUI {
+		go func() { serveErr <- svc.Serve(ctx, events) }()
+		err = svc.Run(ctx, *once)
+	} else {
+		err = watchWithTUI(ctx, svc, events, cfg.Data, *once, stdout, serveErr)
+	}
 	stop()
 	if serr := <-serveErr; err == nil && serr != nil {
 		err = serr
 	}
 	log.Info("stopped")
+	if withTUI {
+		fmt.Fprintln(stdout, "maira watch: stopped")
+	}
 	return err
+}
+
+// watchWithTUI runs the service with the terminal UI in front of it,
+// attached to the service's own socket as maira tui is. Quitting the UI
+// stops the service as SIGTERM does (intake closes, the running study
+// finishes); the service ending (--once, an error, a signal) ends the UI.
+func watchWithTUI(ctx context.Context, svc *watcher.Service, events *watcher.Broadcast, data string, once bool,
+	stdout io.Writer, serveErr chan<- error) error {
+	svcCtx, stopSvc := context.WithCancel(ctx)
+	defer stopSvc()
+	uiCtx, endUI := context.WithCancel(ctx)
+	defer endUI()
+	go func() {
+		err := svc.Serve(svcCtx, events)
+		if err != nil {
+			endUI() // no socket, no screen
+		}
+		serveErr <- err
+	}()
+	var runErr error
+	ran := make(chan struct{})
+	go func() {
+		runErr = svc.Run(svcCtx, once)
+		close(ran)
+		endUI()
+	}()
+	// The screen starts once the socket answers (else it says so and
+	// retries).
+	client := watcher.Client{Data: data}
+	for i := 0; i < 100 && uiCtx.Err() == nil; i++ {
+		if _, err := client.Status(); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sock := watcher.SocketPath(data)
+	uiErr := tui.Run(uiCtx, tui.Connect(data),
+		tui.Options{Title: "maira watch", Socket: sock, InProcess: true}, os.Stdin, stdout)
+	select {
+	case <-ran:
+	default:
+		fmt.Fprintln(stdout, "maira watch: stopping: intake closed; a running study finishes first")
+	}
+	stopSvc()
+	<-ran
+	if runErr != nil {
+		return runErr
+	}
+	return uiErr
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) error {
