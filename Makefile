@@ -12,7 +12,7 @@ GOFLAGS_BUILD := -trimpath
 
 export CGO_ENABLED := 0
 
-.PHONY: all build test test-arm64 demo bench fuzz cross vet clean
+.PHONY: all build test test-arm64 demo bench fuzz cross vet clean plugins
 
 all: build
 
@@ -67,6 +67,17 @@ fuzz:
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
+	done
+
+# Export plugins (docs/plugins.md): WebAssembly reactors built from
+# plugins/NAME with Go's own toolchain, into bin/plugins/NAME.wasm.
+PLUGINS    := hl7 fhir
+PLUGIN_DIR ?= bin/plugins
+
+plugins:
+	@mkdir -p $(PLUGIN_DIR)
+	for p in $(PLUGINS); do \
+		GOOS=wasip1 GOARCH=wasm $(GO) build $(GOFLAGS_BUILD) -buildmode=c-shared -o $(PLUGIN_DIR)/$$p.wasm ./plugins/$$p || exit 1; \
 	done
 
 cross:

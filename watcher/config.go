@@ -53,6 +53,11 @@ type Generation struct {
 type Outputs struct {
 	Text bool `toml:"text"` // report.txt
 	SR   bool `toml:"sr"`   // report.dcm, a DICOM Basic Text SR (DICOM studies only)
+	// Plugins are WebAssembly export plugins (docs/plugins.md) run on each
+	// report document; each output is written beside the report.
+	Plugins        []string `toml:"plugins"`
+	PluginTimeout  Duration `toml:"plugin_timeout"`   // per report and plugin
+	PluginMemoryMB int      `toml:"plugin_memory_mb"` // each plugin's memory cap
 }
 
 // Retention bounds what the archive keeps and protects the disk.
@@ -98,7 +103,7 @@ func Defaults() Config {
 		StudyQuiet:   Duration{30 * time.Second},
 		Rescan:       Duration{time.Minute},
 		Generation:   Generation{Backend: "auto", KVCache: "auto"},
-		Outputs:      Outputs{Text: true, SR: true},
+		Outputs:      Outputs{Text: true, SR: true, PluginTimeout: Duration{5 * time.Second}, PluginMemoryMB: 64},
 		Retention:    Retention{ArchiveDays: 90, MinFreeMB: 1024},
 	}
 }
@@ -134,6 +139,8 @@ func (c *Config) Check() error {
 		return errors.New("retention settings must be >= 0")
 	case c.Generation.MaxTokens < 0:
 		return errors.New("max_tokens must be >= 0")
+	case c.Outputs.PluginTimeout.Duration <= 0 || c.Outputs.PluginMemoryMB <= 0 || c.Outputs.PluginMemoryMB > 4096:
+		return errors.New("plugin_timeout must be > 0 and plugin_memory_mb 1 to 4096")
 	}
 	in, err1 := filepath.Abs(c.In)
 	out, err2 := filepath.Abs(c.Out)

@@ -344,6 +344,7 @@ func (s *Service) outputs(st *Study, doc *report.Document, images []*dicom.Image
 		return nil, err
 	}
 	files := map[string][]byte{"report.json": append(js, '\n')}
+	s.runPlugins(st.Key, files["report.json"], files)
 	if s.cfg.Outputs.Text {
 		files["report.txt"] = []byte(reportText(doc))
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"maira/firmware/plugin"
 	"maira/models/draft"
 	"maira/models/report"
 	"maira/runtime"
@@ -58,6 +59,7 @@ type Service struct {
 	tokenText func() func(id int32) string
 	// watchDirs adds inotify watches for subfolders (nil when polling).
 	watchDirs func(dirs []string)
+	plugins   []*plugin.Plugin
 }
 
 // SetTokenText gives the service a way to turn generated token ids into
@@ -104,11 +106,15 @@ func New(cfg Config, eng Reporter, log *slog.Logger) (*Service, error) {
 		st.Close()
 		return nil, err
 	}
+	s.loadPlugins()
 	return s, nil
 }
 
-// Close closes the store.
-func (s *Service) Close() error { return s.store.Close() }
+// Close closes the store and the plugins.
+func (s *Service) Close() error {
+	s.closePlugins()
+	return s.store.Close()
+}
 
 // Subscribe sets the function that receives the service's events (it must
 // not block).

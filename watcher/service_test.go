@@ -1,7 +1,9 @@
 package watcher
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"maira/dicom"
+	"maira/firmware/plugin/plugintest"
 	"maira/models/report"
 	"maira/quant/testmodel"
 )
@@ -482,5 +485,51 @@ func TestStoreSchema(t *testing.T) {
 	db.Close()
 	if _, err := OpenStore(dir); err == nil || !strings.Contains(err.Error(), "schema 9") {
 		t.Errorf("newer store: %v", err)
+	}
+}
+
+// TestPlugins runs the example export plugins (HL7, FHIR) and a hostile
+// one in the service: the outputs land beside the reports, a plugin that
+// refuses or fails is logged, and every study is still reported.
+func TestPlugins(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	hl7 := plugintest.Build(t, filepath.Join("..", "plugins", "hl7"))
+	fhir := plugintest.Build(t, filepath.Join("..", "plugins", "fhir"))
+	hostile := plugintest.Build(t, filepath.Join("..", "firmware", "plugin", "testdata", "hostile"))
+	cfg := filepath.Join(s.root, "c.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[outputs]\nplugins = [%q, %q, %q, %q]\nplugin_timeout = \"3s\"\n",
+		hl7, fhir, hostile, filepath.Join(s.root, "missing.wasm"))), 0o644)
+	studies, err := WriteDemoStudies(filepath.Join(s.root, "staging"), 3, 64, 56, 29)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.start("--config", cfg)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	for _, st := range studies {
+		s.drop(st...)
+	}
+	waitFor(t, func() bool { return len(s.reports()) == 3 })
+	for dir, id := range s.reports() {
+		h, herr := os.ReadFile(filepath.Join(dir, "hl7.hl7"))
+		f, ferr := os.ReadFile(filepath.Join(dir, "fhir.json"))
+		if strings.HasPrefix(filepath.Base(dir), "demo") { // the PNG study: no patient to file it with
+			if herr == nil || ferr == nil {
+				t.Errorf("%s: HL7/FHIR output for a study without a patient", dir)
+			}
+			continue
+		}
+		if herr != nil || !bytes.HasPrefix(h, []byte("MSH|")) || !bytes.Contains(h, []byte(id)) {
+			t.Errorf("%s: hl7.hl7: %v %q", dir, herr, h)
+		}
+		if ferr != nil || !bytes.Contains(f, []byte(`"DiagnosticReport"`)) || !bytes.Contains(f, []byte(`"preliminary"`)) {
+			t.Errorf("%s: fhir.json: %v %s", dir, ferr, f)
+		}
+	}
+	logs, _ := os.ReadFile(filepath.Join(s.root, "watch-1.log"))
+	for _, want := range []string{"export plugin not loaded", "missing.wasm", "export plugin failed", "hostile.wasm"} {
+		if !bytes.Contains(logs, []byte(want)) {
+			t.Errorf("the log lacks %q", want)
+		}
 	}
 }
