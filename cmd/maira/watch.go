@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"maira/firmware"
 	"maira/models/draft"
 	"maira/tui"
 	"maira/watcher"
@@ -39,6 +40,7 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 		"Every report is a machine draft for review by a radiologist.", stdout)
 	ef := addEngineFlags(c)
 	config := c.String("config", "", "configuration file (TOML)")
+	root := c.String("root", "", "firmware root (maira firmware): run the active slot's model, config and plugins")
 	in := c.String("in", "", "the drop folder")
 	out := c.String("out", "", "the output folder")
 	data := c.String("data", "", "the store and control socket folder (default OUT/.maira)")
@@ -58,10 +60,27 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 		return usagef("unexpected argument %q", pos[0])
 	}
 	cfg := watcher.Defaults()
+	// The active firmware slot gives the model, the config and the
+	// plugins; --config and the flags override it.
+	var slot *firmware.Slot
+	if *root != "" {
+		if slot, err = firmware.Active(*root); err != nil {
+			return fmt.Errorf("%s: %w", *root, err)
+		}
+		if slot.Config != "" && *config == "" {
+			*config = slot.Config
+		}
+	}
 	if *config != "" {
 		if cfg, err = watcher.LoadConfig(*config); err != nil {
 			return err
 		}
+	}
+	if slot != nil {
+		if slot.Model != "" {
+			cfg.Model = slot.Model
+		}
+		cfg.Outputs.Plugins = append(cfg.Outputs.Plugins, slot.Plugins...)
 	}
 	// Flags given on the command line override the file.
 	c.Visit(func(f *flag.Flag) {
@@ -133,7 +152,7 @@ func runWatch(args []string, stdout, stderr io.Writer) error {
 		return func(id int32) string { return st.Add(id) }
 	})
 	svc.SetInfo(watcher.Info{Backend: b.Describe(), Model: filepath.Base(cfg.Model), ModelName: eng.Model.Header.Name,
-		Quantization: draft.Quantization(eng.Model), Version: version})
+		Quantization: draft.Quantization(eng.Model), Version: firmwareVersion(slot)})
 	events := watcher.NewBroadcast()
 	svc.Subscribe(events.Send)
 
@@ -256,4 +275,13 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  %-9s %s  %s  %s\n", r.State, r.Study, r.Finished.Format("2006-01-02 15:04:05"), what)
 	}
 	return nil
+}
+
+// firmwareVersion names what runs: the binary's version, and the active
+// firmware slot's when there is one.
+func firmwareVersion(slot *firmware.Slot) string {
+	if slot == nil {
+		return version
+	}
+	return fmt.Sprintf("%s (firmware %s, slot %s)", version, slot.Version, slot.Name)
 }
