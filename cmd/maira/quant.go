@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"maira/eval"
 	"maira/quant/convert"
 	"maira/quant/dtype"
 	"maira/quant/hf"
@@ -20,7 +23,8 @@ func init() {
 }
 
 func runQuant(args []string, stdout, stderr io.Writer) error {
-	c := newCLI("quant", "SRC -o OUT.gguf [--type T | --vision-type T --llm-type T] [--dry-run]\n\n"+
+	c := newCLI("quant", "SRC -o OUT.gguf [--type T | --vision-type T --llm-type T] [--dry-run]\n"+
+		"       [--check IMAGES [--baseline F.gguf] [--check-tokens N]]\n\n"+
 		"SRC is a Hugging Face checkpoint folder (microsoft/maira-2, a llava-style model with a Dinov2\n"+
 		"tower, or a plain llama model). Types: "+strings.Join(dtype.Names(), ", ")+".\n"+
 		"Default recipe: "+convert.RecipeHelp+".\n"+
@@ -33,6 +37,9 @@ func runQuant(args []string, stdout, stderr io.Writer) error {
 	dry := c.Bool("dry-run", false, "print the plan and the output size; write nothing")
 	workers := c.Int("j", 0, "quantizing threads (default: one per CPU)")
 	top := c.Int("top", 12, "how many of the largest tensors the summary lists with their error")
+	check := c.String("check", "", "after converting, draft the images in this folder with the new file and with a baseline, and report how far they stray (maira eval --model --baseline)")
+	baseline := c.String("baseline", "", "the baseline GGUF for --check (default: the source written as bf16 next to OUT, removed afterwards; about 2 bytes a weight)")
+	checkTokens := c.Int("check-tokens", 0, "cap on generated tokens per draft for --check (default: the model's)")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -83,7 +90,44 @@ func runQuant(args []string, stdout, stderr io.Writer) error {
 	printLargest(stdout, plan, *top)
 	fmt.Fprintf(stdout, "wrote %s: %s in %s, %s/s of input\n", *out, humanBytes(size), el.Round(time.Millisecond),
 		humanBytes(int64(float64(plan.InputBytes())/el.Seconds())))
-	return nil
+	if *check == "" {
+		return nil
+	}
+	return quantCheck(ck, *out, *baseline, *check, *checkTokens, *workers, stdout, stderr)
+}
+
+// quantCheck drafts the check images with the converted file and a
+// baseline and prints how far the new file's drafts stray (the numbers of
+// maira eval --model --baseline). Without --baseline, the source itself is
+// written as bf16 (exact for bf16 checkpoints) beside the output, used, and
+// removed. It reports; it does not judge: what loss is acceptable is the
+// developer's call, made on these numbers.
+func quantCheck(ck *hf.Checkpoint, out, baseline, images string, maxTokens, workers int, stdout, stderr io.Writer) error {
+	if baseline == "" {
+		recipe, err := convert.ParseRecipe("bf16", "", "")
+		if err != nil {
+			return err
+		}
+		plan, err := convert.NewPlan(convert.FromCheckpoint(ck), recipe)
+		if err != nil {
+			return err
+		}
+		baseline = strings.TrimSuffix(out, ".gguf") + ".check-baseline.gguf"
+		size, err := plan.OutputSize(baseline)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "check: writing the bf16 baseline %s (%s, removed afterwards)\n", baseline, humanBytes(size))
+		if err := plan.Write(baseline, convert.Options{Workers: workers}); err != nil {
+			return err
+		}
+		defer os.Remove(baseline)
+	}
+	model, backend, kv := out, "auto", "auto"
+	threads := 0
+	ef := engineFlags{model: &model, backend: &backend, threads: &threads, kvCache: &kv}
+	fmt.Fprintf(stdout, "check: drafting %s with %s and with %s\n", images, filepath.Base(out), filepath.Base(baseline))
+	return compareModels(ef, baseline, images, maxTokens, eval.Options{Resamples: eval.DefaultResamples, Seed: eval.DefaultSeed}, false, false, stdout, stderr)
 }
 
 func describe(p *convert.Plan) string {
