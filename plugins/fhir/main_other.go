@@ -2,24 +2,8 @@
 
 package main
 
-import (
-	"fmt"
-	"io"
-	"os"
-)
+import "maira/firmware/plugin/guest"
 
 // main, on the machine's own platform, reads a report document on stdin and
-// writes the resource on stdout.
-func main() {
-	doc, err := io.ReadAll(os.Stdin)
-	if err == nil {
-		var out []byte
-		if _, out, err = render(doc); err == nil {
-			_, err = os.Stdout.Write(out)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fhir:", err)
-		os.Exit(1)
-	}
-}
+// writes the output on stdout.
+func main() { guest.Filter("fhir", render) }
