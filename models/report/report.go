@@ -5,6 +5,7 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -115,6 +116,19 @@ type Sections struct {
 	Technique   string `json:"technique"`
 	Comparison  string `json:"comparison"`
 	PriorReport string `json:"prior_report"`
+}
+
+// Decode reads a document from its JSON and refuses another schema, so a
+// reader never misreads a future version (the export plugins, eval).
+func Decode(b []byte) (*Document, error) {
+	var d Document
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("report is not valid JSON: %v", err)
+	}
+	if d.Schema != Schema {
+		return nil, fmt.Errorf("report schema %q, want %q", d.Schema, Schema)
+	}
+	return &d, nil
 }
 
 // New returns a document with the fixed fields filled.

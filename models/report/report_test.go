@@ -88,3 +88,23 @@ func TestDocumentJSON(t *testing.T) {
 		t.Errorf("boxes should be an empty list, not null: %s", b)
 	}
 }
+
+func TestDecode(t *testing.T) {
+	good, _ := json.Marshal(New("s1", "maira test"))
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{string(good), ""},
+		{`{"schema": "maira.report/v2"}`, `report schema "maira.report/v2"`},
+		{`{`, "not valid JSON"},
+	} {
+		d, err := Decode([]byte(tc.in))
+		switch {
+		case tc.want == "" && (err != nil || d.StudyID != "s1"):
+			t.Errorf("%s: %v", tc.in, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}

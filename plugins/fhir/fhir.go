@@ -26,7 +26,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html"
 	"strings"
 
@@ -82,12 +81,9 @@ type diagnosticReport struct {
 
 // render makes the DiagnosticReport for one report document.
 func render(doc []byte) (ext string, out []byte, err error) {
-	var r report.Document
-	if err := json.Unmarshal(doc, &r); err != nil {
-		return "", nil, fmt.Errorf("report is not valid JSON: %v", err)
-	}
-	if r.Schema != report.Schema {
-		return "", nil, fmt.Errorf("report schema %q, want %q", r.Schema, report.Schema)
+	r, err := report.Decode(doc)
+	if err != nil {
+		return "", nil, err
 	}
 	if r.Study == nil || r.Study.PatientID == "" {
 		return "", nil, errors.New("report has no DICOM study with a patient id; a DiagnosticReport cannot be filed without one")

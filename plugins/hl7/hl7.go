@@ -33,7 +33,6 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,17 +49,14 @@ const (
 
 // render makes the ORU^R01 message for one report document.
 func render(doc []byte) (ext string, msg []byte, err error) {
-	var r report.Document
-	if err := json.Unmarshal(doc, &r); err != nil {
-		return "", nil, fmt.Errorf("report is not valid JSON: %v", err)
-	}
-	if r.Schema != report.Schema {
-		return "", nil, fmt.Errorf("report schema %q, want %q", r.Schema, report.Schema)
+	r, err := report.Decode(doc)
+	if err != nil {
+		return "", nil, err
 	}
 	if r.Study == nil || r.Study.PatientID == "" {
 		return "", nil, errors.New("report has no DICOM study with a patient id; an HL7 result cannot be filed without one")
 	}
-	lines := findingLines(&r)
+	lines := findingLines(r)
 	if len(lines) == 0 {
 		return "", nil, errors.New("report has no findings")
 	}
