@@ -45,8 +45,8 @@ endif
 # the appliance itself, maira watch on a drop folder with synthetic studies
 # (DICOM and PNG) dropped in, reports shown as they appear, and a clean stop
 # (scripts/demo.sh).
-demo: build
-	BIN=$(BIN) DEMO=$(DEMO) scripts/demo.sh
+demo: build plugins
+	BIN=$(BIN) DEMO=$(DEMO) PLUGINS=$(PLUGIN_DIR) scripts/demo.sh
 
 # Benchmarks: the Go benchmarks of the quantizers, readers and kernels, the
 # whole-checkpoint conversion benchmark (scripts/bench-quant.sh: a 14 GB

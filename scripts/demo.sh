@@ -4,7 +4,8 @@
 # then the appliance itself: maira watch on a drop folder, synthetic studies
 # dropped in (DICOM frontal + lateral, DICOM frontal, PNG + sidecar, and a
 # JPEG Lossless MONOCHROME1 file made by dcmtk), the reports shown as they
-# appear, `maira status`, and a clean stop.
+# appear with the HL7/FHIR export plugins' outputs, `maira status`, and a
+# clean stop.
 set -euo pipefail
 BIN=${BIN:-bin/maira}
 DEMO=${DEMO:-build/demo}
@@ -14,9 +15,13 @@ rm -rf "$DEMO" && mkdir -p "$DEMO/in" "$DEMO/out"
 "$BIN" quant "$DEMO/maira-2-tiny" -o "$DEMO/maira-2-tiny.gguf"
 "$BIN" inspect "$DEMO/maira-2-tiny.gguf" | sed -n 1,8p
 
+# The site's export plugins (make plugins): HL7 and FHIR beside each DICOM report.
+PLUGINS=${PLUGINS:-bin/plugins}
+printf '[outputs]\nplugins = ["%s/hl7.wasm", "%s/fhir.wasm"]\n' "$PLUGINS" "$PLUGINS" >"$DEMO/watch.toml"
+
 echo
 echo "== maira watch on $DEMO/in (log: $DEMO/watch.log)"
-"$BIN" watch --model "$DEMO/maira-2-tiny.gguf" --in "$DEMO/in" --out "$DEMO/out" \
+"$BIN" watch --model "$DEMO/maira-2-tiny.gguf" --in "$DEMO/in" --out "$DEMO/out" --config "$DEMO/watch.toml" \
   --settle 1s --study-quiet 2s --max-tokens 40 >"$DEMO/watch.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
@@ -43,6 +48,12 @@ for _ in $(seq 1 120); do
   [ "$(echo $shown | wc -w)" -ge $want ] && break
   sleep 0.5
 done
+hl7=$(ls "$DEMO"/out/reports/*/*/hl7.hl7 2>/dev/null | head -n 1)
+if [ -n "$hl7" ]; then
+  echo
+  echo "== an export plugin's output: $hl7"
+  tr '\r' '\n' <"$hl7"
+fi
 echo
 "$BIN" status --out "$DEMO/out"
 echo
