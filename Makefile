@@ -12,7 +12,7 @@ GOFLAGS_BUILD := -trimpath
 
 export CGO_ENABLED := 0
 
-.PHONY: all build test test-arm64 demo bench fuzz cross vet clean plugins
+.PHONY: all build test test-arm64 demo bench fuzz cross vet clean plugins kernels build-cuda gpu-bundle
 
 all: build
 
@@ -33,6 +33,9 @@ endif
 test: vet
 	$(GO) test -timeout 8m ./...
 	$(GO) test -tags noasm ./kernels/ ./runtime/ ./models/llama/
+	# the CUDA build (-tags cuda): host logic, the kernels run on the CPU; GPU tests skip without one
+	$(GO) vet -tags cuda ./runtime/... ./kernels/... ./cmd/maira/
+	$(GO) test -tags cuda ./runtime/cuda/ ./kernels/cuda/
 ifneq ($(QEMU),)
 	GOARCH=arm64 $(GO) test -timeout 8m -exec $(QEMU) ./...
 	# arm64 without the dotprod extension (Cortex-A53): the neon variant
@@ -79,6 +82,25 @@ plugins:
 	for p in $(PLUGINS); do \
 		GOOS=wasip1 GOARCH=wasm $(GO) build $(GOFLAGS_BUILD) -buildmode=c-shared -o $(PLUGIN_DIR)/$$p.wasm ./plugins/$$p || exit 1; \
 	done
+
+# The GPU path (docs/gpu.md). The default build is static and CPU-only;
+# -tags cuda links purego's dlopen of libcuda.so.1 (dynamically linked
+# against glibc, as JetPack has it). `make kernels` regenerates the PTX
+# (committed, embedded) from kernels/cuda/kernels.cu with Debian's clang-16;
+# `make gpu-bundle` puts the CUDA binary and GPU test binary in one folder
+# for the device tool, which runs scripts/gpu-check.sh there.
+kernels:
+	clang-16 -x cuda --cuda-device-only -nocudainc -nocudalib --cuda-gpu-arch=sm_87 -Xclang -target-feature -Xclang +ptx74 -O3 -S -o kernels/cuda/kernels.ptx kernels/cuda/kernels.cu
+
+build-cuda:
+	$(GO) build -tags cuda $(GOFLAGS_BUILD) -o $(BIN) ./cmd/maira
+
+GPU_BUNDLE := build/gpu-bundle
+gpu-bundle:
+	rm -rf $(GPU_BUNDLE) && mkdir -p $(GPU_BUNDLE)
+	GOOS=linux GOARCH=amd64 $(GO) build -tags cuda $(GOFLAGS_BUILD) -ldflags "-s -w" -o $(GPU_BUNDLE)/maira ./cmd/maira
+	GOOS=linux GOARCH=amd64 $(GO) test -tags cuda $(GOFLAGS_BUILD) -ldflags "-s -w" -c -o $(GPU_BUNDLE)/cuda.test ./runtime/cuda
+	du -sh $(GPU_BUNDLE)
 
 cross:
 	GOOS=linux GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o bin/maira-linux-amd64 ./cmd/maira

@@ -147,17 +147,84 @@ type Backend interface {
 var Backends = []string{"auto", "cpu", "cuda"}
 
 // Open returns the backend called name ("auto", "cpu" or "cuda") with
-// threads CPU workers (0: one per available core).
+// threads CPU workers (0: one per available core). It is OpenWith without
+// a model, dropping the note on why "auto" chose the CPU.
 func Open(name string, threads int) (Backend, error) {
-	switch name {
-	case "auto", "cpu":
-		// auto picks the CPU until a GPU backend exists; the commands run
-		// quantized weights with 8-bit activations (see CPU).
-		return NewCPUWith(CPUOptions{Threads: threads})
-	case "cuda":
-		return nil, fmt.Errorf("cuda backend not available in this build; use --backend cpu")
+	b, _, err := OpenWith(OpenOptions{Name: name, Threads: threads})
+	return b, err
+}
+
+// OpenOptions says which backend OpenWith opens.
+type OpenOptions struct {
+	Name    string // "auto", "cpu" or "cuda"
+	Threads int    // CPU workers (0: one per available core)
+	// Model, when set, is the model file a GPU backend checks it can
+	// hold (weights, key/value cache for Positions, activations) before
+	// it is chosen (maira/runtime/cuda's Plan).
+	Model string
+	// Positions is the key/value cache's size in that check (0: the
+	// model's context).
+	Positions int
+}
+
+// GPUOpener opens a GPU backend: a GPU package registers one with
+// RegisterGPU (runtime cannot import it: it implements Backend). Its error
+// says why it cannot run (no driver, no device, too little memory for
+// o.Model, a kernel that failed to compile), in one line.
+type GPUOpener func(o OpenOptions) (Backend, error)
+
+var gpus = map[string]GPUOpener{}
+
+// RegisterGPU makes name ("cuda") a backend Open knows; a blank import of
+// maira/runtime/cuda registers it.
+func RegisterGPU(name string, open GPUOpener) { gpus[name] = open }
+
+// OpenWith opens the backend o names. "cpu" is the CPU (quantized weights
+// with 8-bit activations, see CPU). "cuda" is the GPU, or an error saying
+// why not. "auto" tries the GPU and falls back to the CPU; note is then
+// one line saying why the GPU was not chosen ("" when it was, when name
+// was not "auto", or when the build has no GPU backend to try), for the
+// caller to show.
+func OpenWith(o OpenOptions) (b Backend, note string, err error) {
+	switch o.Name {
+	case "cpu":
+		b, err := NewCPUWith(CPUOptions{Threads: o.Threads})
+		return b, "", err
+	case "auto", "cuda":
+		open, ok := gpus["cuda"]
+		if !ok {
+			// A build without a GPU backend: nothing to fall back from.
+			if o.Name == "cuda" {
+				// (maira/runtime/cuda registers it in builds with -tags cuda.)
+				return nil, "", fmt.Errorf("cuda backend not available in this build; use --backend cpu")
+			}
+			b, err := NewCPUWith(CPUOptions{Threads: o.Threads})
+			return b, "", err
+		}
+		b, gerr := open(o)
+		if gerr == nil {
+			return b, "", nil
+		}
+		if o.Name == "cuda" {
+			return nil, "", fmt.Errorf("cuda backend not available: %v", oneLine(gerr))
+		}
+		c, err := NewCPUWith(CPUOptions{Threads: o.Threads})
+		if err != nil {
+			return nil, "", err
+		}
+		return c, "backend auto: using the CPU, not CUDA: " + oneLine(gerr), nil
 	}
-	return nil, fmt.Errorf("unknown backend %q (known: %s)", name, strings.Join(Backends, ", "))
+	return nil, "", fmt.Errorf("unknown backend %q (known: %s)", o.Name, strings.Join(Backends, ", "))
+}
+
+// oneLine folds an error (a JIT log can run to many lines) to one line,
+// and to at most 400 bytes.
+func oneLine(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 400 {
+		s = s[:400] + "..."
+	}
+	return s
 }
 
 // LoadMatrix makes the weight called name of f on b, read as a rows x cols

@@ -11,6 +11,7 @@ import (
 	"maira/quant/dtype"
 	"maira/quant/modelfile"
 	"maira/runtime"
+	_ "maira/runtime/cuda" // registers --backend cuda
 )
 
 // version is the build's version, set with -ldflags "-X main.version=...".
@@ -46,7 +47,12 @@ func (f engineFlags) open() (runtime.Backend, error) {
 	if _, err := f.cache(nil); err != nil {
 		return nil, err
 	}
-	return runtime.Open(*f.backend, *f.threads)
+	b, note, err := runtime.OpenWith(runtime.OpenOptions{Name: *f.backend, Threads: *f.threads, Model: *f.model})
+	if note != "" {
+		// auto fell back to the CPU: one line saying why.
+		fmt.Fprintln(os.Stderr, "maira: "+note)
+	}
+	return b, err
 }
 
 // cache returns the --kv-cache type for a model of text config c (nil:

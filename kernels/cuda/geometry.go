@@ -1,0 +1,90 @@
+package cuda
+
+import "fmt"
+
+// Launch is a kernel's geometry: blocks in the grid (x, y), threads in a
+// block (x) and dynamic shared memory.
+type Launch struct {
+	GridX, GridY int
+	Block        int
+	Shared       int
+}
+
+// The kernels' fixed shapes (kernels.cu's MM_ROWS, ATTN_WARPS, ...).
+const (
+	elemBlock   = 256
+	elemMaxGrid = 4096 // element-wise kernels stride over the rest
+	mmRows      = 8    // input rows a k_mm block takes
+	mmWarps     = 4    // weight rows (one per warp) a k_mm block takes
+	gemmTile    = 64   // k_gemm's output tile, 64 x 64
+	attnWarps   = 4
+	gatherBlock = 128
+	// MaxHeadDim is the widest attention head k_attn takes (8 values a lane).
+	MaxHeadDim  = 256
+	argmaxBlock = 1024
+)
+
+// Elementwise is the geometry of a grid-stride kernel over n values.
+func Elementwise(n int) Launch {
+	return Launch{GridX: max(1, min((n+elemBlock-1)/elemBlock, elemMaxGrid)), GridY: 1, Block: elemBlock}
+}
+
+// Rows is a row kernel's (RMSNorm, LayerNorm): a block per row, up to 256
+// threads, a whole number of warps, none idle on a narrow row.
+func Rows(rows, cols int) Launch {
+	return Launch{GridX: rows, GridY: 1, Block: max(32, min(256, (cols+31)/32*32))}
+}
+
+// Gather is k_gather's: a thread per 32-value chunk of a row, a grid row
+// per id.
+func Gather(ids, cols int) Launch {
+	chunks := cols / 32
+	return Launch{GridX: max(1, (chunks+gatherBlock-1)/gatherBlock), GridY: ids, Block: gatherBlock}
+}
+
+// MatMul is k_mm's for an n x k input and m weight rows: a warp per
+// weight row, a grid row per mmRows input rows.
+func MatMul(n, m int) Launch {
+	return Launch{GridX: (m + mmWarps - 1) / mmWarps, GridY: (n + mmRows - 1) / mmRows, Block: 32 * mmWarps}
+}
+
+// GEMMRows is the input rows from which MatMul uses k_gemm (64 x 64
+// tiles) rather than k_mm (a warp per weight row, 8 input rows a pass).
+const GEMMRows = 16
+
+// GEMM is k_gemm's: a block of 256 threads per 64 x 64 output tile.
+func GEMM(n, m int) Launch {
+	return Launch{GridX: (m + gemmTile - 1) / gemmTile, GridY: (n + gemmTile - 1) / gemmTile, Block: 256}
+}
+
+// Attention is k_attn's: a block per (query row, head).
+func Attention(rows, heads, headDim int) (Launch, error) {
+	if headDim > MaxHeadDim || headDim <= 0 {
+		return Launch{}, fmt.Errorf("attention heads of %d: the kernel takes 1 to %d", headDim, MaxHeadDim)
+	}
+	if heads > 65535 {
+		return Launch{}, fmt.Errorf("attention of %d heads", heads)
+	}
+	return Launch{GridX: rows, GridY: heads, Block: 32 * attnWarps}, nil
+}
+
+// Argmax is k_argmax's: one block of 1024 threads (the reduction's tree
+// needs a power of two).
+func Argmax() Launch { return Launch{GridX: 1, GridY: 1, Block: argmaxBlock} }
+
+// Copy16 is k_copy16's for n bytes (n a multiple of 16).
+func Copy16(n int) Launch {
+	return Launch{GridX: max(1, min((n/16+elemBlock-1)/elemBlock, 8*elemMaxGrid)), GridY: 1, Block: elemBlock}
+}
+
+// Supports reports whether the kernels take a chunk layout for the ggml
+// type name (k_gather_NAME and k_mm_NAME exist) and the row width.
+func Supports(name string, cols int) bool {
+	switch name {
+	case "f32", "f16", "bf16", "q8_0", "q4_0":
+		return cols%32 == 0
+	case "q4_k", "q6_k":
+		return cols%256 == 0
+	}
+	return false
+}

@@ -1,0 +1,494 @@
+// maira's CUDA kernels, compiled to PTX for sm_87 by `make kernels` with
+// Debian's clang-16 (no CUDA headers, no libdevice: NVVM builtins and
+// inline PTX only). Activations are row-major float32; weights are the
+// model file's bytes in their ggml block layouts (see quant/dtype).
+//
+// Every kernel is extern "C" so the Go side finds it by name; its
+// parameters are pointers (8 bytes), int and float (4 bytes), in the order
+// the Go launcher (runtime/cuda) passes them.
+
+#ifdef MAIRA_HOST
+// The host build (testdata/*.cc) compiles every kernel for the CPU: each
+// simulated thread of a block is an OS thread, __syncthreads a barrier of
+// the block and a shuffle an exchange between barriers of the warp (see
+// testdata/host.h). The tests hold them to quant/dtype and the CPU backend
+// without a GPU.
+#include "testdata/host.h"
+#else
+#define GLOBAL extern "C" __attribute__((global))
+#define DEVICE static __attribute__((device)) __attribute__((always_inline)) inline
+#define SHARED __attribute__((shared))
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef signed char i8;
+
+DEVICE int tid() { return __nvvm_read_ptx_sreg_tid_x(); }
+DEVICE int ntid() { return __nvvm_read_ptx_sreg_ntid_x(); }
+DEVICE int bid() { return __nvvm_read_ptx_sreg_ctaid_x(); }
+DEVICE int bidy() { return __nvvm_read_ptx_sreg_ctaid_y(); }
+DEVICE int nbid() { return __nvvm_read_ptx_sreg_nctaid_x(); }
+DEVICE void bar() { __syncthreads(); }
+
+DEVICE float h2f(u16 h) {
+	float f;
+	asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+	return f;
+}
+DEVICE u16 f2h(float f) {
+	u16 h;
+	asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+	return h;
+}
+DEVICE float bf2f(u16 h) { return __builtin_bit_cast(float, (u32)h << 16); }
+DEVICE float ld16f(const u8 *p) { return h2f((u16)p[0] | (u16)p[1] << 8); }
+DEVICE float mul_rn(float a, float b) { return __nvvm_mul_rn_f(a, b); } // rounded, never fused
+DEVICE float ex2(float x) { return __nvvm_ex2_approx_f(x); }
+DEVICE float fsqrt(float x) { return __nvvm_sqrt_rn_f(x); }
+
+DEVICE float shfl_xor(float v, int m) { return __nvvm_shfl_sync_bfly_f32(0xffffffff, v, m, 31); }
+#endif // MAIRA_HOST
+
+DEVICE float warp_sum(float v) {
+	for (int m = 16; m > 0; m >>= 1) v += shfl_xor(v, m);
+	return v;
+}
+DEVICE float warp_max(float v) {
+	for (int m = 16; m > 0; m >>= 1) v = __builtin_fmaxf(v, shfl_xor(v, m));
+	return v;
+}
+// block_sum sums v over the block (up to 1024 threads); every thread gets
+// the total. buf holds 32 floats.
+DEVICE float block_sum(float v, float *buf) {
+	v = warp_sum(v);
+	int lane = tid() & 31, w = tid() >> 5, nw = (ntid() + 31) >> 5;
+	bar();
+	if (lane == 0) buf[w] = v;
+	bar();
+	v = lane < nw ? buf[lane] : 0.f;
+	return warp_sum(v);
+}
+
+DEVICE float fexp(float x) { return ex2(x * 1.4426950408889634f); }
+
+// ferf is erf to within 1.2e-7 (W. J. Cody's rational approximations are
+// overkill here; this is Numerical Recipes' erfc Chebyshev fit).
+DEVICE float ferf(float x) {
+	float z = __builtin_fabsf(x);
+	float t = 1.f / (1.f + 0.5f * z);
+	float r = t * fexp(-z * z - 1.26551223f + t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f)))))))));
+	float e = 1.f - r;
+	return x < 0 ? -e : e;
+}
+
+// ---- element-wise: one thread per value, grid-stride -----------------------
+
+#define EACH(i, n) for (int i = bid() * ntid() + tid(); i < (n); i += nbid() * ntid())
+
+GLOBAL void k_add(float *d, const float *a, const float *b, int n) { EACH(i, n) d[i] = a[i] + b[i]; }
+GLOBAL void k_mul(float *d, const float *a, const float *b, int n) { EACH(i, n) d[i] = a[i] * b[i]; }
+GLOBAL void k_gelu(float *d, const float *x, int n) {
+	EACH(i, n) {
+		float v = x[i];
+		d[i] = 0.5f * v * (1.f + ferf(v * 0.70710678118654752f));
+	}
+}
+GLOBAL void k_silu_mul(float *d, const float *g, const float *u, int n) {
+	EACH(i, n) {
+		float v = g[i];
+		d[i] = v / (1.f + fexp(-v)) * u[i];
+	}
+}
+GLOBAL void k_add_bias(float *x, const float *b, int n, int cols) { EACH(i, n) x[i] += b[i % cols]; }
+GLOBAL void k_scale_cols(float *x, const float *s, int n, int cols) { EACH(i, n) x[i] *= s[i % cols]; }
+
+// k_copy_f32 copies n values (CopyRows between activations).
+GLOBAL void k_copy_f32(float *d, const float *s, int n) { EACH(i, n) d[i] = s[i]; }
+
+// Key/value caches are F16, head-major: head h, position p at
+// (h*positions + p)*hd. k_kv_store writes rows [row0, row0+rows) from
+// row-major src; k_kv_load reads them back.
+GLOBAL void k_kv_store(u16 *cache, const float *src, int rows, int heads, int hd, int positions, int row0) {
+	int cols = heads * hd;
+	EACH(i, rows * cols) {
+		int r = i / cols, c = i % cols, h = c / hd, e = c % hd;
+		cache[((long)h * positions + row0 + r) * hd + e] = f2h(src[i]);
+	}
+}
+GLOBAL void k_kv_load(float *dst, const u16 *cache, int rows, int heads, int hd, int positions, int row0) {
+	int cols = heads * hd;
+	EACH(i, rows * cols) {
+		int r = i / cols, c = i % cols, h = c / hd, e = c % hd;
+		dst[i] = h2f(cache[((long)h * positions + row0 + r) * hd + e]);
+	}
+}
+
+// The F32 cache's twins (same layout, float values).
+GLOBAL void k_kv_store_f32(float *cache, const float *src, int rows, int heads, int hd, int positions, int row0) {
+	int cols = heads * hd;
+	EACH(i, rows * cols) {
+		int r = i / cols, c = i % cols, h = c / hd, e = c % hd;
+		cache[((long)h * positions + row0 + r) * hd + e] = src[i];
+	}
+}
+GLOBAL void k_kv_load_f32(float *dst, const float *cache, int rows, int heads, int hd, int positions, int row0) {
+	int cols = heads * hd;
+	EACH(i, rows * cols) {
+		int r = i / cols, c = i % cols, h = c / hd, e = c % hd;
+		dst[i] = cache[((long)h * positions + row0 + r) * hd + e];
+	}
+}
+
+// ---- row ops: one block per row ------------------------------------------
+
+GLOBAL void k_rmsnorm(float *d, const float *x, const float *w, int cols, float eps) {
+	SHARED float buf[32];
+	const float *xr = x + (long)bid() * cols;
+	float *dr = d + (long)bid() * cols;
+	float s = 0.f;
+	for (int i = tid(); i < cols; i += ntid()) s += xr[i] * xr[i];
+	s = block_sum(s, buf);
+	float r = 1.f / fsqrt(s / cols + eps);
+	for (int i = tid(); i < cols; i += ntid()) dr[i] = xr[i] * r * w[i];
+}
+
+GLOBAL void k_layernorm(float *d, const float *x, const float *w, const float *b, int cols, float eps) {
+	SHARED float buf[32];
+	const float *xr = x + (long)bid() * cols;
+	float *dr = d + (long)bid() * cols;
+	float s = 0.f;
+	for (int i = tid(); i < cols; i += ntid()) s += xr[i];
+	float mean = block_sum(s, buf) / cols;
+	float v = 0.f;
+	for (int i = tid(); i < cols; i += ntid()) {
+		float t = xr[i] - mean;
+		v += t * t;
+	}
+	float r = 1.f / fsqrt(block_sum(v, buf) / cols + eps);
+	for (int i = tid(); i < cols; i += ntid()) dr[i] = (xr[i] - mean) * r * w[i] + b[i];
+}
+
+// k_rope rotates adjacent pairs (llama.cpp's layout): pair i of each head
+// of row r by the angle of position pos0+r, whose cos and sin the host
+// computed in float64 (table: position p, pair i at 2*(p*half + i)).
+GLOBAL void k_rope(float *x, const float *table, int rows, int heads, int hd, int pos0) {
+	int half = hd / 2, per = heads * half;
+	EACH(t, rows * per) {
+		int r = t / per, q = t % per, h = q / half, i = q % half;
+		const float *cs = table + 2 * ((long)(pos0 + r) * half + i);
+		float c = cs[0], s = cs[1];
+		float *p = x + (long)r * heads * hd + h * hd + 2 * i;
+		float a = p[0], b = p[1];
+		p[0] = a * c - b * s;
+		p[1] = a * s + b * c;
+	}
+}
+
+// k_argmax writes the index of x's largest value (the first of equals) to
+// out[0]: greedy decoding without the logits leaving the device. One block
+// of 1024 threads.
+GLOBAL void k_argmax(int *out, const float *x, int n) {
+	SHARED float bv[1024];
+	SHARED int bi[1024];
+	float v = -__builtin_inff();
+	int idx = 0x7fffffff;
+	for (int i = tid(); i < n; i += ntid())
+		if (x[i] > v) v = x[i], idx = i;
+	bv[tid()] = v, bi[tid()] = idx;
+	bar();
+	for (int s = ntid() / 2; s > 0; s >>= 1) {
+		if (tid() < s) {
+			float o = bv[tid() + s];
+			int oi = bi[tid() + s];
+			if (o > bv[tid()] || (o == bv[tid()] && oi < bi[tid()])) bv[tid()] = o, bi[tid()] = oi;
+		}
+		bar();
+	}
+	if (tid() == 0) out[0] = bi[0];
+}
+
+// ---- weights: 32-value chunks of a row, decoded as ggml decodes them -----
+
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14, T_BF16 = 30 };
+
+// row_bytes is the bytes of a row of cols values of type T.
+template <int T> DEVICE long row_bytes(int cols) {
+	switch (T) {
+	case T_F32: return 4L * cols;
+	case T_F16: case T_BF16: return 2L * cols;
+	case T_Q4_0: return cols / 32 * 18L;
+	case T_Q8_0: return cols / 32 * 34L;
+	case T_Q4_K: return cols / 256 * 144L;
+	default: return cols / 256 * 210L; // Q6_K
+	}
+}
+
+// chunk decodes values [32c, 32c+32) of row into v.
+template <int T> DEVICE void chunk(const u8 *row, int c, float *v) {
+	if (T == T_F32) {
+		const float *f = (const float *)row + 32 * c;
+#pragma unroll
+		for (int j = 0; j < 32; j++) v[j] = f[j];
+	} else if (T == T_F16) {
+		const u16 *h = (const u16 *)row + 32 * c;
+#pragma unroll
+		for (int j = 0; j < 32; j++) v[j] = h2f(h[j]);
+	} else if (T == T_BF16) {
+		const u16 *h = (const u16 *)row + 32 * c;
+#pragma unroll
+		for (int j = 0; j < 32; j++) v[j] = bf2f(h[j]);
+	} else if (T == T_Q8_0) {
+		const u8 *b = row + 34L * c;
+		float d = ld16f(b);
+#pragma unroll
+		for (int j = 0; j < 32; j++) v[j] = (float)(i8)b[2 + j] * d;
+	} else if (T == T_Q4_0) {
+		const u8 *b = row + 18L * c;
+		float d = ld16f(b);
+#pragma unroll
+		for (int j = 0; j < 16; j++) {
+			u8 q = b[2 + j];
+			v[j] = (float)((int)(q & 15) - 8) * d;
+			v[j + 16] = (float)((int)(q >> 4) - 8) * d;
+		}
+	} else if (T == T_Q4_K) {
+		const u8 *b = row + 144L * (c / 8);
+		int j = c % 8;
+		float d = ld16f(b), dmin = ld16f(b + 2);
+		const u8 *sc = b + 4;
+		int s, m;
+		if (j < 4) s = sc[j] & 63, m = sc[j + 4] & 63;
+		else s = (sc[j + 4] & 15) | (sc[j - 4] >> 6) << 4, m = (sc[j + 4] >> 4) | (sc[j] >> 6) << 4;
+		float d1 = mul_rn(d, (float)s), m1 = mul_rn(dmin, (float)m);
+		const u8 *q = b + 16 + 32 * (j / 2);
+		int sh = (j & 1) * 4;
+#pragma unroll
+		for (int l = 0; l < 32; l++) v[l] = mul_rn(d1, (float)((q[l] >> sh) & 15)) - m1;
+	} else { // Q6_K
+		const u8 *b = row + 210L * (c / 8);
+		int j = c % 8, n = j / 4, k = j % 4;
+		float d = ld16f(b + 208);
+		const u8 *ql = b + 64 * n + (k & 1) * 32, *qh = b + 128 + 32 * n;
+		const i8 *sc = (const i8 *)(b + 192 + 8 * n + 2 * k);
+		int qs = (k >> 1) * 4, hs = 2 * k;
+#pragma unroll
+		for (int l = 0; l < 32; l++) {
+			int q = (((ql[l] >> qs) & 15) | ((qh[l] >> hs) & 3) << 4) - 32;
+			v[l] = mul_rn(mul_rn(d, (float)sc[l / 16]), (float)q);
+		}
+	}
+}
+
+// k_gather_T: row r of dst = row ids[r] of the table, decoded. Grid
+// (chunks of a row / 128 rounded up, rows); 128 threads, one chunk each.
+template <int T> DEVICE void gather(float *dst, const u8 *table, const int *ids, int cols) {
+	int r = bidy(), c = bid() * ntid() + tid();
+	if (c >= cols / 32) return;
+	float v[32];
+	chunk<T>(table + row_bytes<T>(cols) * ids[r], c, v);
+	float *o = dst + (long)r * cols + 32 * c;
+#pragma unroll
+	for (int j = 0; j < 32; j++) o[j] = v[j];
+}
+
+// k_mm_T: dst[r][o] = x[r]·w[o] for weight rows o and input rows r.
+// One warp per weight row; its lanes take the row's 32-value chunks in
+// turn, decode each once and dot it with up to MM_ROWS input rows (grid y
+// walks the rest). Block: 128 threads = 4 weight rows. Decode streams the
+// weights once (one input row); prefill reads them once per MM_ROWS rows.
+#define MM_ROWS 8
+template <int T> DEVICE void mm(float *dst, const float *x, const u8 *w, int n, int k, int m) {
+	int o = bid() * (ntid() >> 5) + (tid() >> 5), lane = tid() & 31;
+	if (o >= m) return;
+	int r0 = bidy() * MM_ROWS, nr = n - r0 < MM_ROWS ? n - r0 : MM_ROWS;
+	const u8 *row = w + row_bytes<T>(k) * o;
+	float acc[MM_ROWS];
+#pragma unroll
+	for (int r = 0; r < MM_ROWS; r++) acc[r] = 0.f;
+	float v[32];
+	for (int c = lane; c < k / 32; c += 32) {
+		chunk<T>(row, c, v);
+#pragma unroll
+		for (int r = 0; r < MM_ROWS; r++) {
+			if (r < nr) {
+				const float *xr = x + (long)(r0 + r) * k + 32 * c;
+				float s = 0.f;
+#pragma unroll
+				for (int j = 0; j < 32; j++) s += v[j] * xr[j];
+				acc[r] += s;
+			}
+		}
+	}
+#pragma unroll
+	for (int r = 0; r < MM_ROWS; r++) {
+		float s = warp_sum(acc[r]);
+		if (r < nr && lane == 0) dst[(long)(r0 + r) * m + o] = s;
+	}
+}
+
+// gemm: the same product for many input rows (prefill, the encoder), in
+// 64 x 64 output tiles: per step of 32 values, a block (256 threads)
+// stages 64 input rows and 64 weight rows (decoded once, by 64 threads)
+// in shared memory, and each thread accumulates a 4 x 4 piece of the tile,
+// so each weight row is read once per 64 input rows. Grid: (m/64, n/64)
+// rounded up.
+#define GT 64
+template <int T> DEVICE void gemm(float *dst, const float *x, const u8 *w, int n, int k, int m) {
+	SHARED float xs[GT][33], ws[GT][33];
+	int t = tid(), tx = t & 15, ty = t >> 4;
+	int o0 = bid() * GT, r0 = bidy() * GT;
+	float acc[4][4];
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+	const long rb = row_bytes<T>(k);
+	for (int c = 0; c < k / 32; c++) {
+#pragma unroll
+		for (int e = 0; e < GT * 32 / 256; e++) {
+			int idx = t + 256 * e, row = idx >> 5, col = idx & 31;
+			xs[row][col] = r0 + row < n ? x[(long)(r0 + row) * k + 32 * c + col] : 0.f;
+		}
+		if (t < GT) {
+			float v[32];
+			if (o0 + t < m) chunk<T>(w + rb * (o0 + t), c, v);
+			else
+#pragma unroll
+				for (int j = 0; j < 32; j++) v[j] = 0.f;
+#pragma unroll
+			for (int j = 0; j < 32; j++) ws[t][j] = v[j];
+		}
+		bar();
+#pragma unroll 8
+		for (int kk = 0; kk < 32; kk++) {
+			float a[4], b[4];
+#pragma unroll
+			for (int i = 0; i < 4; i++) a[i] = xs[ty + 16 * i][kk], b[i] = ws[tx + 16 * i][kk];
+#pragma unroll
+			for (int i = 0; i < 4; i++)
+#pragma unroll
+				for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
+		}
+		bar();
+	}
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++) {
+			int r = r0 + ty + 16 * i, o = o0 + tx + 16 * j;
+			if (r < n && o < m) dst[(long)r * m + o] = acc[i][j];
+		}
+}
+
+#define TYPED(NAME, T)                                                                                          \
+	GLOBAL void k_gather_##NAME(float *d, const u8 *t, const int *ids, int cols) { gather<T>(d, t, ids, cols); } \
+	GLOBAL void k_mm_##NAME(float *d, const float *x, const u8 *w, int n, int k, int m) { mm<T>(d, x, w, n, k, m); } \
+	GLOBAL void k_gemm_##NAME(float *d, const float *x, const u8 *w, int n, int k, int m) { gemm<T>(d, x, w, n, k, m); }
+TYPED(f32, T_F32)
+TYPED(f16, T_F16)
+TYPED(bf16, T_BF16)
+TYPED(q8_0, T_Q8_0)
+TYPED(q4_0, T_Q4_0)
+TYPED(q4_k, T_Q4_K)
+TYPED(q6_k, T_Q6_K)
+
+// ---- attention -----------------------------------------------------------
+
+// attn: one block per (query row, head), ATTN_WARPS warps. Each warp takes
+// every ATTN_WARPS-th key, scores it (lanes split the head's hd <= 256
+// values, 8 a lane), and keeps an online softmax (running max, sum and
+// weighted value sum); the warps then merge theirs. Keys: row j of head kh
+// at k + j*ldkv (an activation: ldkv = the k width, k offset to the head;
+// the F16 cache: ldkv = hd, k at the head's first position).
+#define ATTN_WARPS 4
+DEVICE float loadkv(const float *p, int i) { return p[i]; }
+DEVICE float loadkv(const u16 *p, int i) { return h2f(p[i]); }
+
+template <typename KV>
+DEVICE void attn(float *out, int ldo, const float *q, int ldq, const KV *k, const KV *v, int ldkv, long headStride,
+                 int hd, int heads, int group, int keys, int causal, int pos0, float scale) {
+	SHARED float sm[ATTN_WARPS], ss[ATTN_WARPS], sacc[ATTN_WARPS][256];
+	int row = bid(), h = bidy(), kh = h / group, lane = tid() & 31, w = tid() >> 5;
+	const float *qr = q + (long)row * ldq + h * hd;
+	const KV *kb = k + kh * headStride, *vb = v + kh * headStride;
+	int nk = causal ? pos0 + row + 1 : keys;
+	float qv[8], acc[8];
+	for (int e = 0; e < 8; e++) {
+		int i = lane + 32 * e;
+		qv[e] = i < hd ? qr[i] * scale : 0.f;
+		acc[e] = 0.f;
+	}
+	float mx = -__builtin_inff(), sum = 0.f;
+	for (int j = w; j < nk; j += ATTN_WARPS) {
+		const KV *kr = kb + (long)j * ldkv, *vr = vb + (long)j * ldkv;
+		float s = 0.f;
+		for (int e = 0; e < 8; e++) {
+			int i = lane + 32 * e;
+			if (i < hd) s += qv[e] * loadkv(kr, i);
+		}
+		s = warp_sum(s);
+		float nm = __builtin_fmaxf(mx, s), corr = fexp(mx - nm), p = fexp(s - nm);
+		sum = sum * corr + p;
+		for (int e = 0; e < 8; e++) {
+			int i = lane + 32 * e;
+			acc[e] = acc[e] * corr + (i < hd ? p * loadkv(vr, i) : 0.f);
+		}
+		mx = nm;
+	}
+	if (lane == 0) sm[w] = mx, ss[w] = sum;
+	for (int e = 0; e < 8; e++) {
+		int i = lane + 32 * e;
+		if (i < hd) sacc[w][i] = acc[e];
+	}
+	bar();
+	if (w == 0) {
+		float gm = -__builtin_inff();
+		for (int x = 0; x < ATTN_WARPS; x++) gm = __builtin_fmaxf(gm, sm[x]);
+		float tot = 0.f, f[ATTN_WARPS];
+		for (int x = 0; x < ATTN_WARPS; x++) {
+			f[x] = sm[x] == -__builtin_inff() ? 0.f : fexp(sm[x] - gm);
+			tot += ss[x] * f[x];
+		}
+		float *o = out + (long)row * ldo + h * hd;
+		for (int i = lane; i < hd; i += 32) {
+			float a = 0.f;
+			for (int x = 0; x < ATTN_WARPS; x++) a += sacc[x][i] * f[x];
+			o[i] = a / tot;
+		}
+	}
+}
+
+GLOBAL void k_attn_f32(float *out, int ldo, const float *q, int ldq, const float *k, const float *v, int ldkv, long headStride,
+                       int hd, int heads, int group, int keys, int causal, int pos0, float scale) {
+	attn<float>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);
+}
+GLOBAL void k_attn_f16(float *out, int ldo, const float *q, int ldq, const u16 *k, const u16 *v, int ldkv, long headStride,
+                       int hd, int heads, int group, int keys, int causal, int pos0, float scale) {
+	attn<u16>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);
+}
+
+// k_copy16 copies n bytes with 16-byte loads where it can: the
+// bandwidth yardstick's kernel twin (n a multiple of 16).
+struct __attribute__((aligned(16))) v4 {
+	u32 x, y, z, w;
+};
+GLOBAL void k_copy16(v4 *d, const v4 *s, long n16) {
+	for (long i = (long)bid() * ntid() + tid(); i < n16; i += (long)nbid() * ntid()) d[i] = s[i];
+}
+
+// k_mm_f32s is k_mm for F32 weights of any width (the patch embedding's
+// 14·14·3 = 588): lanes stride the row value by value.
+GLOBAL void k_mm_f32s(float *dst, const float *x, const float *w, int n, int k, int m) {
+	int o = bid() * (ntid() >> 5) + (tid() >> 5), lane = tid() & 31;
+	if (o >= m) return;
+	int r0 = bidy() * MM_ROWS, nr = n - r0 < MM_ROWS ? n - r0 : MM_ROWS;
+	const float *row = w + (long)k * o;
+	for (int r = 0; r < nr; r++) {
+		const float *xr = x + (long)(r0 + r) * k;
+		float s = 0.f;
+		for (int i = lane; i < k; i += 32) s += row[i] * xr[i];
+		s = warp_sum(s);
+		if (lane == 0) dst[(long)(r0 + r) * m + o] = s;
+	}
+}

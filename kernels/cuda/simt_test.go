@@ -1,0 +1,196 @@
+package cuda
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os/exec"
+	"testing"
+
+	"maira/quant/dtype"
+	"maira/runtime"
+)
+
+// simt runs op of testdata/simt_host.cc with geometry l.
+func simt(t *testing.T, bin string, op int, l Launch, p []int32, f float32, a []float32, b []byte, c []float32) []float32 {
+	t.Helper()
+	var in bytes.Buffer
+	pp := make([]int32, 10)
+	pp[0], pp[1], pp[2] = int32(l.GridX), int32(l.GridY), int32(l.Block)
+	copy(pp[3:], p)
+	w := func(v any) { binary.Write(&in, binary.LittleEndian, v) }
+	w(int32(op))
+	w(pp)
+	w(f)
+	w([]int32{int32(len(a)), int32(len(b)), int32(len(c))})
+	w(a)
+	in.Write(b)
+	w(c)
+	cmd := exec.Command(bin)
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	if err != nil || len(out) < 4 {
+		t.Fatalf("host kernel %d: %v", op, err)
+	}
+	n := int(binary.LittleEndian.Uint32(out))
+	v := make([]float32, n)
+	binary.Read(bytes.NewReader(out[4:]), binary.LittleEndian, v)
+	return v
+}
+
+func floatBytes(v []float32) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, v)
+	return b.Bytes()
+}
+
+// TestBlockKernelsOnHost runs kernels.cu's block kernels (RMSNorm,
+// LayerNorm, the matrix product for every weight type, attention, argmax)
+// on the CPU, every simulated thread an OS thread synchronised as the GPU
+// would (testdata/host.h), launched with this package's geometry, against
+// the exact CPU backend.
+func TestBlockKernelsOnHost(t *testing.T) {
+	bin := compileHost(t, "simt_host")
+	cpu, err := runtime.NewCPU(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	r := rand.New(rand.NewPCG(15, 16))
+	randn := func(n int, s float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * s)
+		}
+		return v
+	}
+	tensor := func(rows, cols int, v []float32) runtime.Tensor {
+		x, _ := cpu.Alloc(rows, cols)
+		if v != nil {
+			cpu.Write(x, v)
+		}
+		return x
+	}
+	read := func(x runtime.Tensor) []float32 {
+		v := make([]float32, x.Rows()*x.Cols())
+		cpu.Read(x, v)
+		return v
+	}
+	vec := func(v []float32) runtime.Weight {
+		w, err := cpu.Weight("v", dtype.F32, 1, len(v), floatBytes(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	near := func(what string, got, want []float32, tol float64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+		}
+		var scale float64
+		for _, w := range want {
+			scale = max(scale, math.Abs(float64(w)))
+		}
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > tol*(1+scale) || math.IsNaN(float64(got[i])) {
+				t.Fatalf("%s: value %d: kernel %g, cpu %g (scale %g)", what, i, got[i], want[i], scale)
+			}
+		}
+	}
+
+	for _, c := range []struct{ rows, cols int }{{3, 20}, {2, 100}, {2, 4096}} {
+		x, w, b := randn(c.rows*c.cols, 2), randn(c.cols, 1), randn(c.cols, 1)
+		got := simt(t, bin, 0, Rows(c.rows, c.cols), []int32{int32(c.cols)}, 1e-5, x, floatBytes(w), nil)
+		xt := tensor(c.rows, c.cols, x)
+		cpu.RMSNorm(xt, xt, vec(w), 1e-5)
+		near(fmt.Sprintf("rmsnorm %v", c), got, read(xt), 1e-6)
+		got = simt(t, bin, 1, Rows(c.rows, c.cols), []int32{int32(c.cols)}, 1e-6, x, floatBytes(w), b)
+		xt = tensor(c.rows, c.cols, x)
+		cpu.LayerNorm(xt, xt, vec(w), vec(b), 1e-6)
+		near(fmt.Sprintf("layernorm %v", c), got, read(xt), 1e-6)
+	}
+
+	for _, ty := range []dtype.Type{dtype.F32, dtype.F16, dtype.BF16, dtype.Q8_0, dtype.Q4_0, dtype.Q4_K, dtype.Q6_K} {
+		for _, s := range []struct{ n, k, m int }{{1, 512, 7}, {10, 256, 5}} {
+			rb, _ := ty.RowBytes(int64(s.k))
+			data := make([]byte, rb*int64(s.m))
+			if err := ty.Encode(data, randn(s.m*s.k, 0.5)); err != nil {
+				t.Fatal(err)
+			}
+			x := randn(s.n*s.k, 1)
+			got := simt(t, bin, 2, MatMul(s.n, s.m), []int32{int32(ty), int32(s.n), int32(s.k), int32(s.m)}, 0, x, data, nil)
+			w, err := cpu.Weight("w", ty, s.m, s.k, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := tensor(s.n, s.m, nil)
+			cpu.MatMul(d, tensor(s.n, s.k, x), w)
+			want := read(d)
+			near(fmt.Sprintf("matmul %s %+v", ty, s), got, want, 1e-5)
+			got = simt(t, bin, 2, GEMM(s.n, s.m), []int32{1000 + int32(ty), int32(s.n), int32(s.k), int32(s.m)}, 0, x, data, nil)
+			near(fmt.Sprintf("gemm %s %+v", ty, s), got, want, 1e-5)
+		}
+	}
+	{ // k_gemm over several tiles with ragged edges
+		const n, k, m = 70, 256, 67
+		ty := dtype.Q4_K
+		rb, _ := ty.RowBytes(k)
+		data := make([]byte, rb*m)
+		ty.Encode(data, randn(m*k, 0.5))
+		x := randn(n*k, 1)
+		got := simt(t, bin, 2, GEMM(n, m), []int32{1000 + int32(ty), n, k, m}, 0, x, data, nil)
+		w, _ := cpu.Weight("w", ty, m, k, data)
+		d := tensor(n, m, nil)
+		cpu.MatMul(d, tensor(n, k, x), w)
+		near("gemm q4_K 70x256x67", got, read(d), 1e-5)
+	}
+	{ // F32 rows of any width (the patch embedding)
+		const n, k, m = 3, 588, 5
+		wv, x := randn(m*k, 0.1), randn(n*k, 1)
+		got := simt(t, bin, 2, MatMul(n, m), []int32{100, n, k, m}, 0, x, floatBytes(wv), nil)
+		w, _ := cpu.Weight("w", dtype.F32, m, k, floatBytes(wv))
+		d := tensor(n, m, nil)
+		cpu.MatMul(d, tensor(n, k, x), w)
+		near("matmul f32s", got, read(d), 1e-5)
+	}
+
+	for _, s := range []struct {
+		rows, heads, kv, hd, keys, pos0 int
+		causal                          bool
+	}{
+		{5, 2, 2, 64, 5, 0, false},
+		{4, 4, 2, 128, 9, 5, true},
+		{1, 2, 1, 32, 70, 69, true},
+	} {
+		q, k, v := randn(s.rows*s.heads*s.hd, 1), randn(s.keys*s.kv*s.hd, 1), randn(s.keys*s.kv*s.hd, 1)
+		l, err := Attention(s.rows, s.heads, s.hd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		causal := int32(0)
+		if s.causal {
+			causal = 1
+		}
+		scale := float32(1 / math.Sqrt(float64(s.hd)))
+		got := simt(t, bin, 3, l, []int32{int32(s.rows), int32(s.heads), int32(s.kv), int32(s.hd), int32(s.keys), causal, int32(s.pos0)}, scale, q, floatBytes(k), v)
+		d := tensor(s.rows, s.heads*s.hd, nil)
+		cpu.Attention(d, tensor(s.rows, s.heads*s.hd, q), tensor(s.keys, s.kv*s.hd, k), tensor(s.keys, s.kv*s.hd, v),
+			runtime.Attn{Heads: s.heads, KVHeads: s.kv, Causal: s.causal, Pos0: s.pos0})
+		near(fmt.Sprintf("attention %+v", s), got, read(d), 1e-5)
+	}
+
+	for _, n := range []int{1, 1000, 5000} {
+		v := randn(n, 1)
+		v[n/2] = 10
+		if n > 1 {
+			v[n-1] = 10 // a tie: the first index wins
+		}
+		got := simt(t, bin, 4, Argmax(), nil, 0, v, nil, nil)
+		if int(got[0]) != n/2 {
+			t.Errorf("argmax of %d: %v, want %d", n, got[0], n/2)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+// The host side of kernels.cu (MAIRA_HOST): the primitives it takes from
+// the GPU, for the CPU, so the tests run the kernels' own source without
+// a GPU. A block runs as one OS thread per simulated thread; bar() is a
+// barrier of the block, shfl_xor an exchange between two barriers of the
+// warp. exp2f stands in for ex2.approx, whose last bits the GPU tests see.
+#include <barrier>
+#include <math.h>
+#include <thread>
+#include <vector>
+
+#define GLOBAL extern "C"
+#define DEVICE static inline
+#define SHARED static
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef signed char i8;
+
+static thread_local int host_tid, host_ntid = 1, host_bid, host_bidy, host_nbid = 1;
+DEVICE int tid() { return host_tid; }
+DEVICE int ntid() { return host_ntid; }
+DEVICE int bid() { return host_bid; }
+DEVICE int bidy() { return host_bidy; }
+DEVICE int nbid() { return host_nbid; }
+
+DEVICE float h2f(u16 h) { return (float)__builtin_bit_cast(_Float16, h); }
+DEVICE u16 f2h(float f) { return __builtin_bit_cast(u16, (_Float16)f); }
+DEVICE float bf2f(u16 h) { return __builtin_bit_cast(float, (u32)h << 16); }
+DEVICE float ld16f(const u8 *p) { return h2f((u16)p[0] | (u16)p[1] << 8); }
+DEVICE float mul_rn(float a, float b) { return a * b; } // built with -ffp-contract=off
+DEVICE float ex2(float x) { return exp2f(x); }
+DEVICE float fsqrt(float x) { return sqrtf(x); }
+
+struct HostBlock {
+	std::barrier<> *block;
+	std::vector<std::barrier<> *> warps;
+	float x[32][32];
+};
+static HostBlock *host_block;
+
+DEVICE void bar() { host_block->block->arrive_and_wait(); }
+DEVICE float shfl_xor(float v, int m) {
+	int w = host_tid >> 5, lane = host_tid & 31;
+	host_block->x[w][lane] = v;
+	host_block->warps[w]->arrive_and_wait();
+	float r = host_block->x[w][lane ^ m];
+	host_block->warps[w]->arrive_and_wait();
+	return r;
+}
+
+// host_launch runs f over a grid of gx x gy blocks of nt threads, a block
+// at a time.
+template <typename F> static void host_launch(int gx, int gy, int nt, F f) {
+	for (int by = 0; by < gy; by++)
+		for (int bx = 0; bx < gx; bx++) {
+			HostBlock b;
+			b.block = new std::barrier<>(nt);
+			for (int w = 0; w < (nt + 31) / 32; w++) b.warps.push_back(new std::barrier<>(nt - 32 * w < 32 ? nt - 32 * w : 32));
+			host_block = &b;
+			std::vector<std::thread> ts;
+			for (int t = 0; t < nt; t++)
+				ts.emplace_back([&, t] {
+					host_tid = t, host_ntid = nt, host_bid = bx, host_bidy = by, host_nbid = gx;
+					f();
+					b.warps[t >> 5]->arrive_and_drop();
+					b.block->arrive_and_drop();
+				});
+			for (auto &t : ts) t.join();
+			delete b.block;
+			for (auto *w : b.warps) delete w;
+		}
+}

@@ -1,0 +1,78 @@
+// Host harness for TestBlockKernelsOnHost: kernels.cu's block kernels
+// (norms, matrix product, attention, argmax) run on the CPU with threads
+// and barriers standing in for the GPU's (testdata/host.h), launched with
+// the geometry the Go side computes.
+// stdin: int32 op, int32 p[10], float f, int32 na, nb, nc, na floats, nb
+// bytes (weights) or floats, nc floats; stdout: int32 n, n floats.
+#define MAIRA_HOST 1
+#include "../kernels.cu"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int main() {
+	int op, p[10], na, nb, nc;
+	float f;
+	if (fread(&op, 4, 1, stdin) != 1 || fread(p, 4, 10, stdin) != 10 || fread(&f, 4, 1, stdin) != 1) return 2;
+	if (fread(&na, 4, 1, stdin) != 1 || fread(&nb, 4, 1, stdin) != 1 || fread(&nc, 4, 1, stdin) != 1) return 2;
+	float *a = (float *)calloc(na + 1, 4), *c = (float *)calloc(nc + 1, 4);
+	u8 *b = (u8 *)calloc(nb + 4, 1);
+	if ((int)fread(a, 4, na, stdin) != na || (int)fread(b, 1, nb, stdin) != nb || (int)fread(c, 4, nc, stdin) != nc) return 3;
+	// p[0..2]: grid x, grid y, block; the rest per op.
+	int gx = p[0], gy = p[1], nt = p[2], n = 0;
+	float *out = nullptr;
+	switch (op) {
+	case 0: { // rmsnorm: a = x (rows x cols), b = w floats; p[3] = cols
+		n = na, out = (float *)calloc(n, 4);
+		host_launch(gx, gy, nt, [&] { k_rmsnorm(out, a, (const float *)b, p[3], f); });
+		break;
+	}
+	case 1: { // layernorm: b = w floats, c = bias; p[3] = cols
+		n = na, out = (float *)calloc(n, 4);
+		host_launch(gx, gy, nt, [&] { k_layernorm(out, a, (const float *)b, c, p[3], f); });
+		break;
+	}
+	case 2: { // mm: a = x (n x k), b = weight bytes; p[3] = type, p[4..6] = n, k, m
+		int rows = p[4], k = p[5], m = p[6];
+		n = rows * m, out = (float *)calloc(n, 4);
+		switch (p[3]) {
+		case T_F32: host_launch(gx, gy, nt, [&] { k_mm_f32(out, a, b, rows, k, m); }); break;
+		case T_F16: host_launch(gx, gy, nt, [&] { k_mm_f16(out, a, b, rows, k, m); }); break;
+		case T_BF16: host_launch(gx, gy, nt, [&] { k_mm_bf16(out, a, b, rows, k, m); }); break;
+		case T_Q8_0: host_launch(gx, gy, nt, [&] { k_mm_q8_0(out, a, b, rows, k, m); }); break;
+		case T_Q4_0: host_launch(gx, gy, nt, [&] { k_mm_q4_0(out, a, b, rows, k, m); }); break;
+		case T_Q4_K: host_launch(gx, gy, nt, [&] { k_mm_q4_k(out, a, b, rows, k, m); }); break;
+		case T_Q6_K: host_launch(gx, gy, nt, [&] { k_mm_q6_k(out, a, b, rows, k, m); }); break;
+		case 100: host_launch(gx, gy, nt, [&] { k_mm_f32s(out, a, (const float *)b, rows, k, m); }); break;
+		case 1000 + T_F32: host_launch(gx, gy, nt, [&] { k_gemm_f32(out, a, b, rows, k, m); }); break;
+		case 1000 + T_F16: host_launch(gx, gy, nt, [&] { k_gemm_f16(out, a, b, rows, k, m); }); break;
+		case 1000 + T_BF16: host_launch(gx, gy, nt, [&] { k_gemm_bf16(out, a, b, rows, k, m); }); break;
+		case 1000 + T_Q8_0: host_launch(gx, gy, nt, [&] { k_gemm_q8_0(out, a, b, rows, k, m); }); break;
+		case 1000 + T_Q4_0: host_launch(gx, gy, nt, [&] { k_gemm_q4_0(out, a, b, rows, k, m); }); break;
+		case 1000 + T_Q4_K: host_launch(gx, gy, nt, [&] { k_gemm_q4_k(out, a, b, rows, k, m); }); break;
+		case 1000 + T_Q6_K: host_launch(gx, gy, nt, [&] { k_gemm_q6_k(out, a, b, rows, k, m); }); break;
+		default: return 4;
+		}
+		break;
+	}
+	case 3: { // attention over activations: a = q, b = k floats, c = v
+		// p[3..9] = rows, heads, kvheads, hd, keys, causal, pos0
+		int rows = p[3], heads = p[4], kvh = p[5], hd = p[6], keys = p[7], causal = p[8], pos0 = p[9];
+		n = rows * heads * hd, out = (float *)calloc(n, 4);
+		host_launch(gx, gy, nt, [&] {
+			k_attn_f32(out, heads * hd, a, heads * hd, (const float *)b, c, kvh * hd, hd, hd, heads, heads / kvh, keys, causal, pos0, f);
+		});
+		break;
+	}
+	case 4: { // argmax of a
+		int idx = -1;
+		host_launch(gx, gy, nt, [&] { k_argmax(&idx, a, na); });
+		n = 1, out = (float *)calloc(1, 4), out[0] = (float)idx;
+		break;
+	}
+	default: return 4;
+	}
+	fwrite(&n, 4, 1, stdout);
+	fwrite(out, 4, n, stdout);
+	return 0;
+}

@@ -1,0 +1,737 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"unsafe"
+
+	kc "maira/kernels/cuda"
+	"maira/quant/dtype"
+	"maira/runtime"
+)
+
+// Backend is runtime.Backend on a CUDA GPU: activations in device memory,
+// the kernels of maira/kernels/cuda. Ops queue on the context's stream; a
+// failed launch is kept and returned by the next Read or Sync.
+//
+// Weights are copied to device memory, except on a GPU that shares the
+// CPU's memory (Jetson), where the mapped file's pages are registered with
+// the driver and read in place: the weights exist once.
+type Backend struct {
+	c      *Context
+	mod    *Module
+	fn     map[string]*Func
+	mapped bool // weights registered in place, not copied
+	err    error
+
+	allocs map[DevicePtr]int // device memory this backend owns
+	regs   []*Registered
+	spans  []span // host pages already registered
+
+	ids     DevicePtr // Gather's ids (idsCap int32s)
+	idsCap  int
+	argmax  DevicePtr
+	scratch DevicePtr // Write's and Read's staging for caches
+	scrCap  int
+	ropes   map[ropeKey]*ropeTable
+}
+
+var _ runtime.Backend = (*Backend)(nil)
+
+type span struct{ start, end uintptr }
+
+type ropeKey struct {
+	theta, factor float64
+	hd            int
+}
+
+// ropeTable holds cos and sin of each (position, pair) angle, computed in
+// float64 on the host exactly as the CPU's RoPE computes them.
+type ropeTable struct {
+	p         DevicePtr
+	positions int
+}
+
+// tensor is an activation (p: rows·cols float32s) or a view of a cache.
+type tensor struct {
+	rows, cols int
+	p          DevicePtr
+	kv         *kvCache
+	row0       int
+	owned      bool
+}
+
+func (t *tensor) Rows() int { return t.rows }
+func (t *tensor) Cols() int { return t.cols }
+
+// kvCache is head-major: head h, position p at (h·positions + p)·hd
+// values of type t (F16 or F32).
+type kvCache struct {
+	p                    DevicePtr
+	t                    dtype.Type
+	positions, heads, hd int
+}
+
+func (k *kvCache) elem() int {
+	if k.t == dtype.F16 {
+		return 2
+	}
+	return 4
+}
+
+type weight struct {
+	name       string
+	t          dtype.Type
+	rows, cols int
+	p          DevicePtr
+	kern       string // k_mm_ / k_gather_ suffix
+	// host is the registered memory a mapped weight reads in place,
+	// referenced so it outlives the weight even where the caller's bytes
+	// are Go memory.
+	host []byte
+}
+
+func (w *weight) Name() string     { return w.name }
+func (w *weight) Type() dtype.Type { return w.t }
+func (w *weight) Rows() int        { return w.rows }
+func (w *weight) Cols() int        { return w.cols }
+
+// NewBackend opens device ordinal and loads the kernels. MAIRA_CUDA_WEIGHTS
+// =copy forces device copies of the weights on a shared-memory GPU.
+func NewBackend(ordinal int) (*Backend, error) {
+	c, err := Open(ordinal)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBackend(c)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func newBackend(c *Context) (*Backend, error) {
+	mod, err := c.LoadPTX(kc.PTX)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{c: c, mod: mod, fn: map[string]*Func{}, allocs: map[DevicePtr]int{}, ropes: map[ropeKey]*ropeTable{}}
+	for _, k := range kc.Kernels {
+		f, err := mod.Func(k)
+		if err != nil {
+			mod.Unload()
+			return nil, err
+		}
+		b.fn[k] = f
+	}
+	b.mapped = c.Device.Integrated && c.Device.CanMapHost && os.Getenv("MAIRA_CUDA_WEIGHTS") != "copy"
+	if b.argmax, err = b.alloc(4); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Context returns the backend's CUDA context.
+func (b *Backend) Context() *Context { return b.c }
+
+// Name returns "cuda".
+func (b *Backend) Name() string { return "cuda" }
+
+// Describe names the device and how the weights are held.
+func (b *Backend) Describe() string {
+	d := b.c.Device
+	w := "weights in device memory"
+	if b.mapped {
+		w = "weights mapped in place (shared memory)"
+	}
+	return fmt.Sprintf("cuda: %s (%s), %.1f GiB, driver %s, %s", d.Name, d.Arch(), float64(d.TotalMem)/(1<<30), d.DriverString(), w)
+}
+
+// Close frees the backend's memory and releases the context.
+func (b *Backend) Close() error {
+	if b.c == nil {
+		return nil
+	}
+	err := b.c.Sync()
+	for p := range b.allocs {
+		b.c.Free(p)
+	}
+	for _, r := range b.regs {
+		b.c.Unregister(r)
+	}
+	if b.mod != nil {
+		b.mod.Unload()
+	}
+	if e := b.c.Close(); err == nil {
+		err = e
+	}
+	b.c = nil
+	return err
+}
+
+func (b *Backend) alloc(n int) (DevicePtr, error) {
+	p, err := b.c.Alloc(n)
+	if err != nil {
+		return 0, err
+	}
+	b.allocs[p] = n
+	return p, nil
+}
+
+// fail keeps the first error of the queued work.
+func (b *Backend) fail(err error) {
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+}
+
+// launch queues kernel name with geometry l.
+func (b *Backend) launch(name string, l kc.Launch, args ...any) {
+	f := b.fn[name]
+	if f == nil {
+		panic("cuda: no kernel " + name)
+	}
+	b.fail(f.Launch(Grid{Grid: Dim3{X: l.GridX, Y: l.GridY}, Block: Dim3{X: l.Block}, Shared: l.Shared}, args...))
+}
+
+// kernelName is a type's suffix of k_mm_ and k_gather_.
+func kernelName(t dtype.Type) (string, bool) {
+	switch t {
+	case dtype.F32:
+		return "f32", true
+	case dtype.F16:
+		return "f16", true
+	case dtype.BF16:
+		return "bf16", true
+	case dtype.Q8_0:
+		return "q8_0", true
+	case dtype.Q4_0:
+		return "q4_0", true
+	case dtype.Q4_K:
+		return "q4_k", true
+	case dtype.Q6_K:
+		return "q6_k", true
+	}
+	return "", false
+}
+
+// Supports reports the types the kernels decode.
+func (b *Backend) Supports(t dtype.Type) bool { _, ok := kernelName(t); return ok }
+
+// Weight puts data on the device: registered in place on a shared-memory
+// GPU, else copied. Float weights whose rows do not split into 32-value
+// chunks (the patch embedding) are stored as F32 for k_mm_f32s.
+func (b *Backend) Weight(name string, t dtype.Type, rows, cols int, data []byte) (runtime.Weight, error) {
+	k, ok := kernelName(t)
+	if !ok {
+		return nil, fmt.Errorf("type %s is not supported by the cuda backend", t)
+	}
+	rb, err := t.RowBytes(int64(cols))
+	if err != nil || rows <= 0 || int64(len(data)) < rb*int64(rows) {
+		return nil, fmt.Errorf("%d x %d %s weight from %d bytes", rows, cols, t, len(data))
+	}
+	data = data[:rb*int64(rows)]
+	w := &weight{name: name, t: t, rows: rows, cols: cols, kern: k}
+	if !kc.Supports(k, cols) {
+		if t != dtype.F32 && t != dtype.F16 && t != dtype.BF16 {
+			return nil, fmt.Errorf("%s rows of %d do not split into the kernels' blocks", t, cols)
+		}
+		f := make([]float32, rows*cols)
+		if err := t.Decode(f, data); err != nil {
+			return nil, err
+		}
+		data = unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+		w.t, w.kern = dtype.F32, "f32s"
+	} else if b.mapped {
+		if p, err := b.register(data); err == nil {
+			w.p, w.host = p, data
+			return w, nil
+		}
+		// Fall through: a copy still works.
+	}
+	p, err := b.alloc(len(data))
+	if err != nil {
+		return nil, err
+	}
+	if err := b.c.CopyToDevice(p, data); err != nil {
+		return nil, err
+	}
+	w.p = p
+	return w, nil
+}
+
+// register maps data's pages into the device, registering only pages no
+// earlier weight registered (neighbouring tensors share pages), and
+// returns data's device address. It relies on unified addressing (every
+// 64-bit CUDA platform), where a registered page's device address is its
+// host address; otherwise it fails and the caller copies.
+func (b *Backend) register(data []byte) (DevicePtr, error) {
+	addr := uintptr(unsafe.Pointer(&data[0]))
+	start, size := pageRange(addr, len(data), os.Getpagesize())
+	for _, g := range gaps(b.spans, span{start, start + uintptr(size)}) {
+		piece := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(&data[0]), int(g.start)-int(addr))), int(g.end-g.start))
+		if g.start < addr { // the first page begins before data
+			piece = unsafe.Slice(&data[0], int(g.end-addr))
+		}
+		r, err := b.c.HostRegister(piece)
+		if err != nil {
+			return 0, err
+		}
+		b.regs = append(b.regs, r)
+		b.spans = append(b.spans, g)
+		if uintptr(r.Ptr) != uintptr(unsafe.Pointer(&piece[0])) {
+			return 0, errors.New("cuda: registered memory has a device address other than its host address")
+		}
+	}
+	return DevicePtr(addr), nil
+}
+
+// gaps returns the parts of s that no span of have covers, in order.
+func gaps(have []span, s span) []span {
+	out := []span{s}
+	for _, h := range have {
+		var next []span
+		for _, g := range out {
+			if h.end <= g.start || h.start >= g.end {
+				next = append(next, g)
+				continue
+			}
+			if g.start < h.start {
+				next = append(next, span{g.start, h.start})
+			}
+			if h.end < g.end {
+				next = append(next, span{h.end, g.end})
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// Alloc returns a zeroed rows x cols tensor in device memory.
+func (b *Backend) Alloc(rows, cols int) (runtime.Tensor, error) {
+	if rows <= 0 || cols <= 0 || rows > math.MaxInt32 || cols > math.MaxInt32 || rows > math.MaxInt32/cols {
+		return nil, fmt.Errorf("tensor of %d x %d", rows, cols)
+	}
+	p, err := b.alloc(4 * rows * cols)
+	if err != nil {
+		return nil, err
+	}
+	return &tensor{rows: rows, cols: cols, p: p, owned: true}, nil
+}
+
+// AllocCache returns a zeroed key or value cache. F32 is stored as asked;
+// F16 and Q8_0 are stored in F16 (the kernels have no Q8_0 attention yet:
+// more memory than Q8_0, closer to exact).
+func (b *Backend) AllocCache(t dtype.Type, positions, heads, headDim int) (runtime.Tensor, error) {
+	if t != dtype.F32 && t != dtype.F16 && t != dtype.Q8_0 {
+		return nil, fmt.Errorf("key/value cache of type %s: want f32, f16 or q8_0", t)
+	}
+	if positions <= 0 || heads <= 0 || headDim <= 0 || headDim > kc.MaxHeadDim || positions > math.MaxInt32/(heads*headDim) {
+		return nil, fmt.Errorf("key/value cache of %d positions of %d heads of %d", positions, heads, headDim)
+	}
+	st := dtype.F16
+	if t == dtype.F32 {
+		st = dtype.F32
+	}
+	k := &kvCache{t: st, positions: positions, heads: heads, hd: headDim}
+	p, err := b.alloc(positions * heads * headDim * k.elem())
+	if err != nil {
+		return nil, err
+	}
+	k.p = p
+	return &tensor{rows: positions, cols: heads * headDim, kv: k, p: p, owned: true}, nil
+}
+
+// Free releases a tensor from Alloc or AllocCache.
+func (b *Backend) Free(t runtime.Tensor) {
+	x := b.any(t)
+	if !x.owned {
+		return
+	}
+	if _, ok := b.allocs[x.p]; ok {
+		b.fail(b.c.Free(x.p))
+		delete(b.allocs, x.p)
+	}
+	x.owned = false
+}
+
+// View returns rows [row, row+n) of t.
+func (b *Backend) View(t runtime.Tensor, row, n int) runtime.Tensor {
+	x := b.any(t)
+	if row < 0 || n < 0 || row+n > x.rows {
+		panic(fmt.Sprintf("cuda: View of rows [%d, %d) of a %d-row tensor", row, row+n, x.rows))
+	}
+	if x.kv != nil {
+		return &tensor{rows: n, cols: x.cols, kv: x.kv, p: x.p, row0: x.row0 + row}
+	}
+	return &tensor{rows: n, cols: x.cols, p: x.p + DevicePtr(4*row*x.cols)}
+}
+
+func (b *Backend) any(t runtime.Tensor) *tensor {
+	x, ok := t.(*tensor)
+	if !ok {
+		panic(fmt.Sprintf("cuda: a %T is not a cuda tensor", t))
+	}
+	return x
+}
+
+func (b *Backend) t(t runtime.Tensor) *tensor {
+	x := b.any(t)
+	if x.kv != nil {
+		panic("cuda: a key/value cache used as an activation")
+	}
+	return x
+}
+
+func (b *Backend) w(w runtime.Weight) *weight {
+	x, ok := w.(*weight)
+	if !ok {
+		panic(fmt.Sprintf("cuda: a %T is not a cuda weight", w))
+	}
+	return x
+}
+
+func (b *Backend) vec(w runtime.Weight, n int, op string) *weight {
+	x := b.w(w)
+	if x.t != dtype.F32 || x.rows != 1 || x.cols != n {
+		panic(fmt.Sprintf("cuda: %s: %s is a %d x %d %s, want an f32 vector of %d", op, x.name, x.rows, x.cols, x.t, n))
+	}
+	return x
+}
+
+func same(op string, ts ...*tensor) {
+	for _, t := range ts[1:] {
+		if t.rows != ts[0].rows || t.cols != ts[0].cols {
+			panic(fmt.Sprintf("cuda: %s of a %d x %d and a %d x %d tensor", op, ts[0].rows, ts[0].cols, t.rows, t.cols))
+		}
+	}
+}
+
+func floatBytes(f []float32) []byte {
+	if len(f) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+}
+
+// staging returns n floats of device scratch (Write and Read of caches).
+func (b *Backend) staging(n int) (DevicePtr, error) {
+	if n > b.scrCap {
+		if b.scratch != 0 {
+			b.c.Free(b.scratch)
+			delete(b.allocs, b.scratch)
+		}
+		p, err := b.alloc(4 * n)
+		if err != nil {
+			b.scratch, b.scrCap = 0, 0
+			return 0, err
+		}
+		b.scratch, b.scrCap = p, n
+	}
+	return b.scratch, nil
+}
+
+// kvStore queues writing the activation at src (x's shape) into cache
+// rows x.
+func (b *Backend) kvStore(x *tensor, src DevicePtr) {
+	k := x.kv
+	name := "k_kv_store"
+	if k.t == dtype.F32 {
+		name = "k_kv_store_f32"
+	}
+	b.launch(name, kc.Elementwise(x.rows*x.cols), k.p, src, x.rows, k.heads, k.hd, k.positions, x.row0)
+}
+
+// Write copies host values into dst.
+func (b *Backend) Write(dst runtime.Tensor, src []float32) error {
+	x := b.any(dst)
+	if len(src) != x.rows*x.cols {
+		return fmt.Errorf("write of %d values into a %d x %d tensor", len(src), x.rows, x.cols)
+	}
+	if x.kv == nil {
+		return b.c.CopyToDevice(x.p, floatBytes(src))
+	}
+	s, err := b.staging(len(src))
+	if err != nil {
+		return err
+	}
+	if err := b.c.CopyToDevice(s, floatBytes(src)); err != nil {
+		return err
+	}
+	b.kvStore(x, s)
+	return b.Sync()
+}
+
+// Read copies src to the host after the queued work.
+func (b *Backend) Read(src runtime.Tensor, dst []float32) error {
+	x := b.any(src)
+	if len(dst) != x.rows*x.cols {
+		return fmt.Errorf("read of a %d x %d tensor into %d values", x.rows, x.cols, len(dst))
+	}
+	p := x.p
+	if x.kv != nil {
+		s, err := b.staging(len(dst))
+		if err != nil {
+			return err
+		}
+		k := x.kv
+		name := "k_kv_load"
+		if k.t == dtype.F32 {
+			name = "k_kv_load_f32"
+		}
+		b.launch(name, kc.Elementwise(len(dst)), s, k.p, x.rows, k.heads, k.hd, k.positions, x.row0)
+		p = s
+	}
+	if err := b.c.CopyToHost(floatBytes(dst), p); err != nil {
+		return err
+	}
+	return b.Sync()
+}
+
+// Sync waits for the queued work and returns its first error.
+func (b *Backend) Sync() error {
+	b.fail(b.c.Sync())
+	err := b.err
+	b.err = nil
+	return err
+}
+
+// CopyRows copies src into dst (an activation or a cache).
+func (b *Backend) CopyRows(dst, src runtime.Tensor) {
+	d, s := b.any(dst), b.t(src)
+	same("CopyRows", d, s)
+	if d.kv != nil {
+		b.kvStore(d, s.p)
+		return
+	}
+	b.fail(b.c.CopyDevice(d.p, s.p, 4*s.rows*s.cols))
+}
+
+// Gather decodes rows ids of table into dst.
+func (b *Backend) Gather(dst runtime.Tensor, table runtime.Weight, ids []int32) {
+	d, w := b.t(dst), b.w(table)
+	if d.rows != len(ids) || d.cols != w.cols {
+		panic(fmt.Sprintf("cuda: Gather of %d rows of %s (%d wide) into %d x %d", len(ids), w.name, w.cols, d.rows, d.cols))
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= w.rows {
+			panic(fmt.Sprintf("cuda: Gather: row %d of %s, which has %d", id, w.name, w.rows))
+		}
+	}
+	if w.kern == "f32s" {
+		panic(fmt.Sprintf("cuda: Gather from %s, whose rows of %d do not split into chunks of 32", w.name, w.cols))
+	}
+	if len(ids) > b.idsCap {
+		if b.ids != 0 {
+			b.c.Free(b.ids)
+			delete(b.allocs, b.ids)
+		}
+		p, err := b.alloc(4 * max(len(ids), 64))
+		if err != nil {
+			b.fail(err)
+			return
+		}
+		b.ids, b.idsCap = p, max(len(ids), 64)
+	}
+	b.fail(b.c.CopyToDevice(b.ids, unsafe.Slice((*byte)(unsafe.Pointer(&ids[0])), 4*len(ids))))
+	b.launch("k_gather_"+w.kern, kc.Gather(len(ids), w.cols), d.p, w.p, b.ids, w.cols)
+}
+
+// MatMul sets dst = x · wᵀ: k_mm for a few rows (decode), k_gemm's
+// tiles for many (prefill, the encoder).
+func (b *Backend) MatMul(dst, x runtime.Tensor, w runtime.Weight) {
+	d, xi, m := b.t(dst), b.t(x), b.w(w)
+	if xi.cols != m.cols || d.rows != xi.rows || d.cols != m.rows {
+		panic(fmt.Sprintf("cuda: MatMul of %d x %d by %s (%d x %d) into %d x %d", xi.rows, xi.cols, m.name, m.rows, m.cols, d.rows, d.cols))
+	}
+	if xi.rows >= kc.GEMMRows && m.kern != "f32s" {
+		b.launch("k_gemm_"+m.kern, kc.GEMM(xi.rows, m.rows), d.p, xi.p, m.p, xi.rows, xi.cols, m.rows)
+		return
+	}
+	b.launch("k_mm_"+m.kern, kc.MatMul(xi.rows, m.rows), d.p, xi.p, m.p, xi.rows, xi.cols, m.rows)
+}
+
+// AddBias adds bias to every row.
+func (b *Backend) AddBias(x runtime.Tensor, bias runtime.Weight) {
+	t := b.t(x)
+	v := b.vec(bias, t.cols, "AddBias")
+	b.launch("k_add_bias", kc.Elementwise(t.rows*t.cols), t.p, v.p, t.rows*t.cols, t.cols)
+}
+
+// ScaleCols multiplies each column by its scale.
+func (b *Backend) ScaleCols(x runtime.Tensor, scale runtime.Weight) {
+	t := b.t(x)
+	v := b.vec(scale, t.cols, "ScaleCols")
+	b.launch("k_scale_cols", kc.Elementwise(t.rows*t.cols), t.p, v.p, t.rows*t.cols, t.cols)
+}
+
+// Add sets dst = a + b.
+func (b *Backend) Add(dst, x, y runtime.Tensor) {
+	d, p, q := b.t(dst), b.t(x), b.t(y)
+	same("Add", d, p, q)
+	b.launch("k_add", kc.Elementwise(d.rows*d.cols), d.p, p.p, q.p, d.rows*d.cols)
+}
+
+// Mul sets dst = a ⊙ b.
+func (b *Backend) Mul(dst, x, y runtime.Tensor) {
+	d, p, q := b.t(dst), b.t(x), b.t(y)
+	same("Mul", d, p, q)
+	b.launch("k_mul", kc.Elementwise(d.rows*d.cols), d.p, p.p, q.p, d.rows*d.cols)
+}
+
+// LayerNorm normalises each row.
+func (b *Backend) LayerNorm(dst, x runtime.Tensor, w, bias runtime.Weight, eps float32) {
+	d, s := b.t(dst), b.t(x)
+	same("LayerNorm", d, s)
+	wv, bv := b.vec(w, s.cols, "LayerNorm"), b.vec(bias, s.cols, "LayerNorm")
+	b.launch("k_layernorm", kc.Rows(s.rows, s.cols), d.p, s.p, wv.p, bv.p, s.cols, eps)
+}
+
+// RMSNorm normalises each row.
+func (b *Backend) RMSNorm(dst, x runtime.Tensor, w runtime.Weight, eps float32) {
+	d, s := b.t(dst), b.t(x)
+	same("RMSNorm", d, s)
+	wv := b.vec(w, s.cols, "RMSNorm")
+	b.launch("k_rmsnorm", kc.Rows(s.rows, s.cols), d.p, s.p, wv.p, s.cols, eps)
+}
+
+// GELU applies the exact GELU.
+func (b *Backend) GELU(dst, x runtime.Tensor) {
+	d, s := b.t(dst), b.t(x)
+	same("GELU", d, s)
+	b.launch("k_gelu", kc.Elementwise(d.rows*d.cols), d.p, s.p, d.rows*d.cols)
+}
+
+// SiLUMul sets dst = silu(gate) ⊙ up.
+func (b *Backend) SiLUMul(dst, gate, up runtime.Tensor) {
+	d, g, u := b.t(dst), b.t(gate), b.t(up)
+	same("SiLUMul", d, g, u)
+	b.launch("k_silu_mul", kc.Elementwise(d.rows*d.cols), d.p, g.p, u.p, d.rows*d.cols)
+}
+
+// RopeTable returns cos and sin, interleaved, of the angle of each pair of
+// a head of hd at positions [0, positions): as the CPU computes them, in
+// float64 from p/factor and the pair's frequency (theta^(-2/hd))^i, then
+// rounded to float32.
+func RopeTable(positions, hd int, theta, factor float64) []float32 {
+	if factor == 0 {
+		factor = 1
+	}
+	half := hd / 2
+	t := make([]float32, 2*positions*half)
+	step := math.Pow(theta, -2/float64(hd))
+	for p := 0; p < positions; p++ {
+		pos := float64(p) / factor
+		freq := 1.0
+		for i := 0; i < half; i++ {
+			s, c := math.Sincos(pos * freq)
+			t[2*(p*half+i)], t[2*(p*half+i)+1] = float32(c), float32(s)
+			freq *= step
+		}
+	}
+	return t
+}
+
+// rope returns the table for k covering positions (grown in doublings).
+func (b *Backend) rope(k ropeKey, positions int) (*ropeTable, error) {
+	r := b.ropes[k]
+	if r != nil && r.positions >= positions {
+		return r, nil
+	}
+	n := max(4096, positions)
+	if r != nil {
+		n = max(n, 2*r.positions)
+		b.c.Free(r.p)
+		delete(b.allocs, r.p)
+	}
+	host := RopeTable(n, k.hd, k.theta, k.factor)
+	p, err := b.alloc(4 * len(host))
+	if err != nil {
+		return nil, err
+	}
+	if err := b.c.CopyToDevice(p, floatBytes(host)); err != nil {
+		return nil, err
+	}
+	r = &ropeTable{p: p, positions: n}
+	b.ropes[k] = r
+	return r, nil
+}
+
+// RoPE rotates each row at its position.
+func (b *Backend) RoPE(x runtime.Tensor, heads, pos0 int, r runtime.Rope) {
+	t := b.t(x)
+	if heads <= 0 || t.cols%heads != 0 || (t.cols/heads)%2 != 0 {
+		panic(fmt.Sprintf("cuda: RoPE of %d columns in %d heads", t.cols, heads))
+	}
+	hd := t.cols / heads
+	tab, err := b.rope(ropeKey{theta: r.Theta, factor: r.Factor, hd: hd}, pos0+t.rows)
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	b.launch("k_rope", kc.Elementwise(t.rows*heads*hd/2), t.p, tab.p, t.rows, heads, hd, pos0)
+}
+
+// Attention runs a block per (query row, head) over all its keys.
+func (b *Backend) Attention(dst, q, k, v runtime.Tensor, a runtime.Attn) {
+	d, qt, kt, vt := b.t(dst), b.t(q), b.any(k), b.any(v)
+	same("Attention", d, qt)
+	same("Attention", kt, vt)
+	if (kt.kv == nil) != (vt.kv == nil) || kt.kv != nil && (kt.kv.t != vt.kv.t || kt.row0 != vt.row0 || kt.kv.heads != vt.kv.heads || kt.kv.positions != vt.kv.positions) {
+		panic("cuda: Attention of keys and values of different kinds")
+	}
+	if a.Heads <= 0 || a.KVHeads <= 0 || a.Heads%a.KVHeads != 0 || qt.cols%a.Heads != 0 || kt.cols != qt.cols/a.Heads*a.KVHeads {
+		panic(fmt.Sprintf("cuda: Attention of q %d wide in %d heads with k/v %d wide in %d heads", qt.cols, a.Heads, kt.cols, a.KVHeads))
+	}
+	if a.Causal && (a.Pos0 < 0 || a.Pos0+qt.rows > kt.rows) {
+		panic(fmt.Sprintf("cuda: causal Attention of %d rows at %d over %d keys", qt.rows, a.Pos0, kt.rows))
+	}
+	hd := qt.cols / a.Heads
+	l, err := kc.Attention(qt.rows, a.Heads, hd)
+	if err != nil {
+		panic("cuda: " + err.Error())
+	}
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	causal := 0
+	if a.Causal {
+		causal = 1
+	}
+	name := "k_attn_f32"
+	kp, vp := kt.p, vt.p
+	var ld int
+	var headStride int64
+	if s := kt.kv; s == nil {
+		ld, headStride = kt.cols, int64(hd)
+	} else {
+		if s.hd != hd {
+			panic(fmt.Sprintf("cuda: Attention of heads of %d over a cache of heads of %d", hd, s.hd))
+		}
+		if s.t == dtype.F16 {
+			name = "k_attn_f16"
+		}
+		off := DevicePtr(kt.row0 * hd * s.elem())
+		kp, vp = s.p+off, vt.kv.p+off
+		ld, headStride = hd, int64(s.positions*hd)
+	}
+	b.launch(name, l, d.p, d.cols, qt.p, qt.cols, kp, vp, ld, headStride, hd, a.Heads, a.Heads/a.KVHeads, kt.rows, causal, a.Pos0, scale)
+}
+
+// Argmax returns the index of the largest value of row 0 of x, computed
+// on the device (greedy decoding reads back 4 bytes, not the logits).
+func (b *Backend) Argmax(x runtime.Tensor) (int, error) {
+	t := b.t(x)
+	b.launch("k_argmax", kc.Argmax(), b.argmax, t.p, t.cols)
+	var out [4]byte
+	if err := b.c.CopyToHost(out[:], b.argmax); err != nil {
+		return 0, err
+	}
+	if err := b.Sync(); err != nil {
+		return 0, err
+	}
+	return int(int32(uint32(out[0]) | uint32(out[1])<<8 | uint32(out[2])<<16 | uint32(out[3])<<24)), nil
+}

@@ -1,0 +1,100 @@
+package cuda_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"maira/quant/dtype"
+	"maira/runtime"
+	"maira/runtime/cuda"
+)
+
+// TestKernelBandwidth (MAIRA_GPU_BENCH=1, on a GPU) measures the device's
+// memory bandwidth with a device-to-device copy and each decode GEMV's
+// share of it (Vicuna-7B's shapes; timed with CUDA events), printing one
+// line each for scripts/gpu-check.sh.
+func TestKernelBandwidth(t *testing.T) {
+	if os.Getenv("MAIRA_GPU_BENCH") == "" {
+		t.Skip("set MAIRA_GPU_BENCH=1 to time the kernels (scripts/gpu-check.sh does)")
+	}
+	_, g := backends(t)
+	c := g.Context()
+	copyBW := copyBandwidth(t, c)
+	fmt.Printf("BENCH device %s: device-to-device copy %.1f GB/s (peak from clocks %.1f GB/s)\n", c.Device.Name, copyBW/1e9, c.Device.PeakBandwidth()/1e9)
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, ty := range []dtype.Type{dtype.Q4_0, dtype.Q4_K, dtype.Q8_0, dtype.F16} {
+		for _, s := range []struct{ m, k int }{{4096, 4096}, {11008, 4096}, {4096, 11008}, {32207, 4096}} {
+			// 64 encoded rows repeated: the time does not depend on the
+			// values, and encoding 130M values would take minutes.
+			tile := encode(t, ty, randn(r, 64*s.k, 0.02), 64, s.k)
+			data := make([]byte, 0, len(tile)*(s.m/64+1))
+			for len(data) < len(tile)/64*s.m {
+				data = append(data, tile...)
+			}
+			data = data[:len(tile)/64*s.m]
+			w := weight(t, g, "w", ty, s.m, s.k, data)
+			x := tensor(t, g, 1, s.k, randn(r, s.k, 1))
+			d := tensor(t, g, 1, s.m, nil)
+			g.MatMul(d, x, w) // warm up
+			const iters = 50
+			ms := timed(t, c, func() {
+				for range iters {
+					g.MatMul(d, x, w)
+				}
+			})
+			bw := float64(len(data)) * iters / (ms / 1e3)
+			fmt.Printf("BENCH gemv %-5s %5dx%-5d %7.1f us  %6.1f GB/s  %5.1f%% of copy\n", ty, s.m, s.k, ms*1e3/iters, bw/1e9, 100*bw/copyBW)
+			g.Free(x)
+			g.Free(d)
+		}
+	}
+}
+
+// copyBandwidth times device-to-device copies of 256 MiB (read + write
+// bytes per second).
+func copyBandwidth(t *testing.T, c *cuda.Context) float64 {
+	const n = 256 << 20
+	src, err := c.Alloc(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Free(src)
+	dst, err := c.Alloc(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Free(dst)
+	c.CopyDevice(dst, src, n)
+	const iters = 20
+	ms := timed(t, c, func() {
+		for range iters {
+			if err := c.CopyDevice(dst, src, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	return 2 * n * iters / (ms / 1e3)
+}
+
+func timed(t *testing.T, c *cuda.Context, f func()) float64 {
+	t.Helper()
+	start, err := c.NewEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := c.NewEvent()
+	defer c.DestroyEvent(start)
+	defer c.DestroyEvent(end)
+	c.Record(start)
+	f()
+	c.Record(end)
+	ms, err := c.Elapsed(start, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+var _ runtime.Backend = (*cuda.Backend)(nil)
