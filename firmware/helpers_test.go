@@ -56,7 +56,7 @@ type fixture struct {
 }
 
 // pack writes a bundle of f signed with key seed 1 and returns its path.
-func pack(t *testing.T, f fixture) string {
+func pack(t testing.TB, f fixture) string {
 	t.Helper()
 	dir := t.TempDir()
 	var files []PackFile
