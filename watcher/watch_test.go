@@ -360,7 +360,8 @@ func TestSlowWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := s.start("--settle", "2s")
+	// Writes come every 0.5 s; a 4 s settle leaves a wide margin for a loaded CI machine.
+	cmd := s.start("--settle", "4s")
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
 	f, err := os.Create(filepath.Join(s.in, "slow.dcm"))
 	if err != nil {
