@@ -27,6 +27,9 @@ func (s *Service) intake(now time.Time) {
 		s.setPaused(reason)
 		return
 	}
+	if s.diskFull(now) {
+		return // the pause set when the disk filled stands
+	}
 	s.setPaused("")
 	complete, settling := s.arr.scan(now)
 	if s.watchDirs != nil {

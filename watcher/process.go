@@ -116,13 +116,16 @@ func (s *Service) process(st *Study) {
 		return
 	}
 	dir := s.reportDir(st)
-	if err := writeOutputs(dir, files); err != nil {
+	if err := s.writeReport(dir, files); err != nil {
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			// A full disk loses no study: it waits, queued, and intake
 			// pauses until space returns.
 			s.store.Update(st.Key, func(x *Study) error { x.State, x.Attempts = Queued, x.Attempts-1; return nil })
 			s.log.Error("disk full: the study stays queued", "study", st.Key)
-			s.setPaused("disk full while writing a report; intake paused")
+			s.mu.Lock()
+			s.diskFullUntil = time.Now().Add(diskFullWait)
+			s.mu.Unlock()
+			s.setPaused("disk full while writing a report; intake and reporting paused")
 			return
 		}
 		s.failStudy(st, fmt.Errorf("writing the report: %v", err))

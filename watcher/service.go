@@ -57,6 +57,12 @@ type Service struct {
 	wakeup  chan struct{}
 	// tokenText makes a streaming token decoder (nil: events carry ids only).
 	tokenText func() func(id int32) string
+	// writeReport writes a report's folder (writeOutputs; a test injects a
+	// full disk).
+	writeReport func(dir string, files map[string][]byte) error
+	// diskFullUntil holds reporting and intake after a report hit a full
+	// disk, so the study is not retried in a tight loop.
+	diskFullUntil time.Time
 	// watchDirs adds inotify watches for subfolders (nil when polling).
 	watchDirs func(dirs []string)
 	plugins   []*plugin.Plugin
@@ -77,6 +83,17 @@ func (s *Service) wake() {
 	case s.wakeup <- struct{}{}:
 	default:
 	}
+}
+
+// diskFullWait is how long a full disk holds the service before it tries
+// again (a variable for the test).
+var diskFullWait = 30 * time.Second
+
+// diskFull tells whether a recent full disk still holds the service.
+func (s *Service) diskFull(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return now.Before(s.diskFullUntil)
 }
 
 // maxAttempts bounds how often a study is retried after the service died
@@ -101,7 +118,7 @@ func New(cfg Config, eng Reporter, log *slog.Logger) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, eng: eng, store: st, log: log, arr: newArrivals(cfg.In, cfg.Settle.Duration), notify: func(Event) {},
-		started: time.Now(), wakeup: make(chan struct{}, 1)}
+		started: time.Now(), wakeup: make(chan struct{}, 1), writeReport: writeOutputs}
 	if err := s.recover(); err != nil {
 		st.Close()
 		return nil, err
@@ -158,7 +175,9 @@ func (s *Service) Run(ctx context.Context, once bool) error {
 		now := time.Now()
 		s.promote(now)
 		if !s.isWorking() {
-			if st := s.nextQueued(); st != nil {
+			if s.diskFull(now) {
+				// Held: nothing is dispatched until the wait is over.
+			} else if st := s.nextQueued(); st != nil {
 				s.setWorking(true)
 				go func() {
 					s.process(st)

@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,8 +19,10 @@ import (
 
 	"maira/dicom"
 	"maira/firmware/plugin/plugintest"
+	"maira/models/draft"
 	"maira/models/report"
 	"maira/quant/testmodel"
+	"maira/runtime"
 )
 
 func TestConfig(t *testing.T) {
@@ -531,5 +534,64 @@ func TestPlugins(t *testing.T) {
 		if !bytes.Contains(logs, []byte(want)) {
 			t.Errorf("the log lacks %q", want)
 		}
+	}
+}
+
+// TestDiskFull runs the service in-process on the tiny model with a report
+// writer that first finds the disk full: the study stays queued (not
+// failed), the service holds, then reports it once space is back.
+func TestDiskFull(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	cfg := Defaults()
+	cfg.Model, cfg.In, cfg.Out = tinyModel, filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	cfg.Settle.Duration, cfg.StudyQuiet.Duration, cfg.Retention.MinFreeMB = 0, 0, 0
+	cfg.Generation.MaxTokens = 4
+	os.MkdirAll(cfg.In, 0o755)
+	if err := cfg.Check(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := runtime.Open("cpu", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	eng, err := draft.Open(tinyModel, b, nil, "maira test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if _, err := WriteDemoStudies(cfg.In, 1, 64, 56, 31); err != nil {
+		t.Fatal(err)
+	}
+	old := diskFullWait
+	diskFullWait = 500 * time.Millisecond
+	defer func() { diskFullWait = old }()
+	svc, err := New(cfg, eng, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	full := 0
+	svc.writeReport = func(dir string, files map[string][]byte) error {
+		if full == 0 {
+			full++
+			return fmt.Errorf("%s: %w", dir, syscall.ENOSPC)
+		}
+		return writeOutputs(dir, files)
+	}
+	start := time.Now()
+	if err := svc.Run(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := svc.store.All()
+	if full != 1 || len(all) != 1 || all[0].State != Done || all[0].Attempts != 1 {
+		t.Fatalf("after a full disk: %d full writes, %+v", full, all)
+	}
+	if time.Since(start) < diskFullWait {
+		t.Errorf("retried after %v, before the %v hold", time.Since(start), diskFullWait)
+	}
+	if reps, _ := filepath.Glob(filepath.Join(cfg.Out, "reports", "*", "*", "report.json")); len(reps) != 1 {
+		t.Errorf("%d reports", len(reps))
 	}
 }
