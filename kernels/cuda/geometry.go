@@ -48,6 +48,41 @@ func MatMul(n, m int) Launch {
 	return Launch{GridX: (m + mmWarps - 1) / mmWarps, GridY: (n + mmRows - 1) / mmRows, Block: 32 * mmWarps}
 }
 
+// Q8_1Bytes is the bytes of a row of k values quantized to Q8_1 (36 per
+// 32 values: ggml's block_q8_1), k a multiple of 32.
+func Q8_1Bytes(k int) int { return k / 32 * q81Block }
+
+// q81Block is a Q8_1 block's bytes; quantBlock is k_quantize_q8_1's
+// threads in a block (a warp per 32-value block).
+const (
+	q81Block   = 36
+	quantBlock = 128
+)
+
+// QuantizeQ8_1 is k_quantize_q8_1's for a row of k values (a multiple of
+// 32): a warp per 32-value block, 4 to a block of 128 threads.
+func QuantizeQ8_1(k int) Launch {
+	return Launch{GridX: max(1, (k/32*32+quantBlock-1)/quantBlock), GridY: 1, Block: quantBlock}
+}
+
+// MatMulQ is k_mmq's (decode: one input row, quantized to Q8_1) for m
+// weight rows: a warp per weight row, 4 to a block, as MatMul(1, m).
+func MatMulQ(m int) Launch {
+	return Launch{GridX: (m + mmWarps - 1) / mmWarps, GridY: 1, Block: 32 * mmWarps}
+}
+
+// SupportsQ reports whether k_mmq_NAME exists for the type name (the
+// decode GEMV on Q8_1 activations with dp4a) and the row width.
+func SupportsQ(name string, cols int) bool {
+	switch name {
+	case "q8_0", "q4_0":
+		return cols%32 == 0
+	case "q4_k", "q6_k":
+		return cols%256 == 0
+	}
+	return false
+}
+
 // GEMMRows is the input rows from which MatMul uses k_gemm (64 x 64
 // tiles) rather than k_mm (a warp per weight row, 8 input rows a pass).
 const GEMMRows = 16

@@ -48,6 +48,18 @@ DEVICE float ex2(float x) { return __nvvm_ex2_approx_f(x); }
 DEVICE float fsqrt(float x) { return __nvvm_sqrt_rn_f(x); }
 
 DEVICE float shfl_xor(float v, int m) { return __nvvm_shfl_sync_bfly_f32(0xffffffff, v, m, 31); }
+// dp4a: c + the dot product of a's and b's four signed bytes (sm_61 on).
+DEVICE int dp4a(int a, int b, int c) {
+	int r;
+	asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+	return r;
+}
+// rint_i rounds to the nearest integer, ties to even (as the CPU's round).
+DEVICE int rint_i(float f) {
+	int r;
+	asm("cvt.rni.s32.f32 %0, %1;" : "=r"(r) : "f"(f));
+	return r;
+}
 #endif // MAIRA_HOST
 
 DEVICE float warp_sum(float v) {
@@ -492,3 +504,118 @@ GLOBAL void k_mm_f32s(float *dst, const float *x, const float *w, int n, int k, 
 		if (lane == 0) dst[(long)(r0 + r) * m + o] = s;
 	}
 }
+
+
+// ---- decode GEMV on 8-bit activations (dp4a), as llama.cpp's mmvq ---------
+
+// Q8_1 is ggml's block_q8_1, 36 bytes per 32 values: f16 d, f16 s = d·Σq,
+// then 32 int8 q, with x ≈ d·q. k_quantize_q8_1 quantizes one row of k
+// values (k a multiple of 32) as the CPU's 8-bit path does (kernels'
+// quantizeQ8: d = max|x|/127, q = x·(1/d) rounded to nearest even), so the
+// quants are the CPU's; only d is stored in f16. One warp per block;
+// 128 threads a block.
+#define Q8_1_BYTES 36
+GLOBAL void k_quantize_q8_1(u8 *dst, const float *x, int k) {
+	int i = bid() * ntid() + tid(), c = i >> 5, lane = i & 31;
+	if (c >= k / 32) return; // whole warps: k is a multiple of 32
+	float v = x[i];
+	float amax = warp_max(__builtin_fabsf(v));
+	float d = amax / 127.f, inv = d != 0.f ? 1.f / d : 0.f;
+	int q = rint_i(v * inv);
+	float sum = warp_sum((float)q); // exact: |Σq| <= 4064
+	u8 *b = dst + (long)Q8_1_BYTES * c;
+	b[4 + lane] = (u8)(i8)q;
+	if (lane == 0) {
+		u16 dh = f2h(d), sh = f2h(d * sum);
+		b[0] = (u8)dh, b[1] = (u8)(dh >> 8), b[2] = (u8)sh, b[3] = (u8)(sh >> 8);
+	}
+}
+
+// ld32 loads 4 bytes from a 2-byte aligned address (ggml's weight blocks
+// are 18, 34 or 210 bytes: their quants are only 2-byte aligned).
+DEVICE int ld32(const u8 *p) {
+	const u16 *h = (const u16 *)p;
+	return (int)((u32)h[0] | (u32)h[1] << 16);
+}
+
+// qdot32 is the dot product of chunk c (values [32c, 32c+32)) of a weight
+// row with its Q8_1 activation block: the integer sums exact (dp4a), then
+// scaled as the CPU's quantized kernels scale theirs (kernels/quant.go),
+// with the activation's f16 d.
+template <int T> DEVICE float qdot32(const u8 *row, int c, const u8 *xb) {
+	const int *u = (const int *)(xb + 4);
+	float dx = ld16f(xb);
+	if (T == T_Q8_0) {
+		const u8 *b = row + 34L * c;
+		int s = 0;
+#pragma unroll
+		for (int i = 0; i < 8; i++) s = dp4a(ld32(b + 2 + 4 * i), u[i], s);
+		return mul_rn(mul_rn((float)s, dx), ld16f(b));
+	} else if (T == T_Q4_0) {
+		const u8 *b = row + 18L * c;
+		int s = 0, sq = 0;
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			int v = ld32(b + 2 + 4 * i);
+			s = dp4a(v & 0x0f0f0f0f, u[i], s);
+			s = dp4a((v >> 4) & 0x0f0f0f0f, u[4 + i], s);
+		}
+#pragma unroll
+		for (int i = 0; i < 8; i++) sq = dp4a(0x01010101, u[i], sq);
+		return mul_rn(mul_rn((float)(s - 8 * sq), dx), ld16f(b)); // Σ (n-8)·q
+	} else if (T == T_Q4_K) {
+		const u8 *b = row + 144L * (c / 8);
+		int j = c % 8;
+		const u8 *sc = b + 4;
+		int scj, mj;
+		if (j < 4) scj = sc[j] & 63, mj = sc[j + 4] & 63;
+		else scj = (sc[j + 4] & 15) | (sc[j - 4] >> 6) << 4, mj = (sc[j + 4] >> 4) | (sc[j] >> 6) << 4;
+		const u8 *q = b + 16 + 32 * (j / 2);
+		int sh = (j & 1) * 4, s = 0, sq = 0;
+#pragma unroll
+		for (int i = 0; i < 8; i++) {
+			s = dp4a((ld32(q + 4 * i) >> sh) & 0x0f0f0f0f, u[i], s);
+			sq = dp4a(0x01010101, u[i], sq);
+		}
+		// d·sc·Σ n·q - dmin·m·Σ q, each times the activation's d
+		return mul_rn(mul_rn(dx, ld16f(b)), (float)(scj * s)) - mul_rn(mul_rn(dx, ld16f(b + 2)), (float)(mj * sq));
+	} else { // Q6_K
+		const u8 *b = row + 210L * (c / 8);
+		int j = c % 8, n = j / 4, k = j % 4;
+		const u8 *ql = b + 64 * n + (k & 1) * 32, *qh = b + 128 + 32 * n;
+		const i8 *sc = (const i8 *)(b + 192 + 8 * n + 2 * k);
+		int qs = (k >> 1) * 4, hs = 2 * k, g[2];
+#pragma unroll
+		for (int h = 0; h < 2; h++) {
+			int s = 0, sq = 0;
+#pragma unroll
+			for (int i = 4 * h; i < 4 * h + 4; i++) {
+				int v = ((ld32(ql + 4 * i) >> qs) & 0x0f0f0f0f) | ((ld32(qh + 4 * i) >> hs) & 0x03030303) << 4;
+				s = dp4a(v, u[i], s);
+				sq = dp4a(0x01010101, u[i], sq);
+			}
+			g[h] = s - 32 * sq; // Σ (u-32)·q over 16 values
+		}
+		return mul_rn(mul_rn(dx, ld16f(b + 208)), (float)(sc[0] * g[0] + sc[1] * g[1]));
+	}
+}
+
+// k_mmq_T: dst[o] = w[o]·x for one input row quantized to Q8_1 (decode):
+// one warp per weight row, its lanes taking the row's 32-value chunks in
+// turn; 128 threads = 4 weight rows a block (the geometry of k_mm).
+template <int T> DEVICE void mmq(float *dst, const u8 *xq, const u8 *w, int k, int m) {
+	int o = bid() * (ntid() >> 5) + (tid() >> 5), lane = tid() & 31;
+	if (o >= m) return;
+	const u8 *row = w + row_bytes<T>(k) * o;
+	float acc = 0.f;
+	for (int c = lane; c < k / 32; c += 32) acc += qdot32<T>(row, c, xq + (long)Q8_1_BYTES * c);
+	acc = warp_sum(acc);
+	if (lane == 0) dst[o] = acc;
+}
+
+#define MMQ(NAME, T) \
+	GLOBAL void k_mmq_##NAME(float *d, const u8 *xq, const u8 *w, int k, int m) { mmq<T>(d, xq, w, k, m); }
+MMQ(q8_0, T_Q8_0)
+MMQ(q4_0, T_Q4_0)
+MMQ(q4_k, T_Q4_K)
+MMQ(q6_k, T_Q6_K)

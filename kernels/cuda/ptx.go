@@ -37,4 +37,5 @@ var Kernels = []string{
 	"k_gather_f32", "k_gather_f16", "k_gather_bf16", "k_gather_q8_0", "k_gather_q4_0", "k_gather_q4_k", "k_gather_q6_k",
 	"k_mm_f32", "k_mm_f32s", "k_mm_f16", "k_mm_bf16", "k_mm_q8_0", "k_mm_q4_0", "k_mm_q4_k", "k_mm_q6_k",
 	"k_gemm_f32", "k_gemm_f16", "k_gemm_bf16", "k_gemm_q8_0", "k_gemm_q4_0", "k_gemm_q4_k", "k_gemm_q6_k",
+	"k_quantize_q8_1", "k_mmq_q8_0", "k_mmq_q4_0", "k_mmq_q4_k", "k_mmq_q6_k",
 }

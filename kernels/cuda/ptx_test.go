@@ -65,6 +65,13 @@ func TestGeometry(t *testing.T) {
 		{"gemm prefill", GEMM(1400, 4096), Launch{GridX: 64, GridY: 22, Block: 256}},
 		{"gemm odd", GEMM(17, 65), Launch{GridX: 2, GridY: 1, Block: 256}},
 		{"copy", Copy16(1 << 20), Launch{GridX: 256, GridY: 1, Block: 256}},
+		{"quantize q8_1 4096", QuantizeQ8_1(4096), Launch{GridX: 32, GridY: 1, Block: 128}},
+		{"quantize q8_1 odd blocks", QuantizeQ8_1(32 * 5), Launch{GridX: 2, GridY: 1, Block: 128}},
+		{"quantize q8_1 one block", QuantizeQ8_1(32), Launch{GridX: 1, GridY: 1, Block: 128}},
+		{"quantize q8_1 11008", QuantizeQ8_1(11008), Launch{GridX: 86, GridY: 1, Block: 128}},
+		{"matmulq 11008", MatMulQ(11008), Launch{GridX: 2752, GridY: 1, Block: 128}},
+		{"matmulq odd", MatMulQ(5), Launch{GridX: 2, GridY: 1, Block: 128}},
+		{"matmulq vocab", MatMulQ(32207), Launch{GridX: 8052, GridY: 1, Block: 128}},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: got %+v, want %+v", c.name, c.got, c.want)
@@ -103,5 +110,20 @@ func TestSupports(t *testing.T) {
 		if got := Supports(c.name, c.cols); got != c.want {
 			t.Errorf("Supports(%s, %d) = %v", c.name, c.cols, got)
 		}
+	}
+	for _, c := range []struct {
+		name string
+		cols int
+		want bool
+	}{
+		{"q4_0", 4096, true}, {"q8_0", 48, false}, {"q8_0", 96, true}, {"q4_k", 4096, true}, {"q4_k", 4128, false},
+		{"q6_k", 11008, true}, {"q6_k", 4160, false}, {"f16", 4096, false}, {"f32", 4096, false}, {"bf16", 4096, false},
+	} {
+		if got := SupportsQ(c.name, c.cols); got != c.want {
+			t.Errorf("SupportsQ(%s, %d) = %v", c.name, c.cols, got)
+		}
+	}
+	if Q8_1Bytes(4096) != 4608 || Q8_1Bytes(32) != 36 {
+		t.Errorf("Q8_1Bytes(4096) = %d, Q8_1Bytes(32) = %d; want 4608, 36", Q8_1Bytes(4096), Q8_1Bytes(32))
 	}
 }

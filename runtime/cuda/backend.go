@@ -36,6 +36,10 @@ type Backend struct {
 	scratch DevicePtr // Write's and Read's staging for caches
 	scrCap  int
 	ropes   map[ropeKey]*ropeTable
+
+	xq    DevicePtr // MatMul's input row quantized to Q8_1 (xqCap bytes)
+	xqCap int
+	exact bool // MatMul never quantizes its input (SetExactMatMul)
 }
 
 var _ runtime.Backend = (*Backend)(nil)
@@ -542,12 +546,38 @@ func (b *Backend) Gather(dst runtime.Tensor, table runtime.Weight, ids []int32) 
 	b.launch("k_gather_"+w.kern, kc.Gather(len(ids), w.cols), d.p, w.p, b.ids, w.cols)
 }
 
-// MatMul sets dst = x · wᵀ: k_mm for a few rows (decode), k_gemm's
+// SetExactMatMul makes MatMul compute every product on float32 inputs
+// (on: k_mm, as the exact CPU backend) or, the default, quantize a single
+// input row to Q8_1 for the dp4a GEMVs of Q8_0, Q4_0, Q4_K and Q6_K
+// weights (as the CPU's 8-bit activations, llama.cpp's mmvq).
+func (b *Backend) SetExactMatMul(on bool) { b.exact = on }
+
+// MatMul sets dst = x · wᵀ: for one input row (decode) of a Q8_0, Q4_0,
+// Q4_K or Q6_K weight, k_quantize_q8_1 then k_mmq (dp4a on 8-bit
+// activations) unless SetExactMatMul; else k_mm for a few rows, k_gemm's
 // tiles for many (prefill, the encoder).
 func (b *Backend) MatMul(dst, x runtime.Tensor, w runtime.Weight) {
 	d, xi, m := b.t(dst), b.t(x), b.w(w)
 	if xi.cols != m.cols || d.rows != xi.rows || d.cols != m.rows {
 		panic(fmt.Sprintf("cuda: MatMul of %d x %d by %s (%d x %d) into %d x %d", xi.rows, xi.cols, m.name, m.rows, m.cols, d.rows, d.cols))
+	}
+	if xi.rows == 1 && !b.exact && kc.SupportsQ(m.kern, m.cols) {
+		if n := kc.Q8_1Bytes(m.cols); n > b.xqCap {
+			if b.xq != 0 {
+				b.c.Free(b.xq)
+				delete(b.allocs, b.xq)
+				b.xq, b.xqCap = 0, 0
+			}
+			p, err := b.alloc(n)
+			if err != nil {
+				b.fail(err)
+				return
+			}
+			b.xq, b.xqCap = p, n
+		}
+		b.launch("k_quantize_q8_1", kc.QuantizeQ8_1(m.cols), b.xq, xi.p, m.cols)
+		b.launch("k_mmq_"+m.kern, kc.MatMulQ(m.rows), d.p, b.xq, m.p, m.cols, m.rows)
+		return
 	}
 	if xi.rows >= kc.GEMMRows && m.kern != "f32s" {
 		b.launch("k_gemm_"+m.kern, kc.GEMM(xi.rows, m.rows), d.p, xi.p, m.p, xi.rows, xi.cols, m.rows)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"maira/kernels"
 	"maira/models/maira"
 	"maira/quant/convert"
 	"maira/quant/dtype"
@@ -177,8 +178,13 @@ func TestOpsElementwise(t *testing.T) {
 
 var types = []dtype.Type{dtype.F32, dtype.F16, dtype.BF16, dtype.Q8_0, dtype.Q4_0, dtype.Q4_K, dtype.Q6_K}
 
+// TestOpsMatMulAndGather holds the float32-activation kernels (k_mm,
+// k_gemm, k_gather) to the exact CPU; TestOpsMatMulQ the decode GEMVs on
+// 8-bit activations.
 func TestOpsMatMulAndGather(t *testing.T) {
 	c, g := backends(t)
+	g.SetExactMatMul(true)
+	defer g.SetExactMatMul(false)
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, ty := range types {
 		for _, s := range []struct{ n, k, m int }{{1, 512, 300}, {3, 256, 64}, {17, 1024, 129}} {
@@ -207,6 +213,52 @@ func TestOpsMatMulAndGather(t *testing.T) {
 		be.MatMul(d, tensor(t, be, 9, 588, x), weight(t, be, "patch", dtype.F16, 40, 588, data))
 		return d
 	})
+}
+
+// TestOpsMatMulQ holds the decode GEMVs on Q8_1 activations (dp4a) to
+// the exact CPU backend: per type, ‖gpu - exact‖/‖exact‖ within 1.25
+// times (plus 1e-3) the error of the CPU's own 8-bit path ("q8" variant)
+// on the same data, the bound kernels/cuda's TestMatMulQOnHost holds the
+// same kernels to on the host.
+func TestOpsMatMulQ(t *testing.T) {
+	c, g := backends(t)
+	q8, err := kernels.Lookup("q8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cq, err := runtime.NewCPUWith(runtime.CPUOptions{Kernels: q8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cq.Close()
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, ty := range []dtype.Type{dtype.Q8_0, dtype.Q4_0, dtype.Q4_K, dtype.Q6_K} {
+		var gd, cd, ww float64
+		for _, s := range []struct{ k, m int }{{512, 300}, {4096, 129}, {256, 7}} {
+			data := encode(t, ty, randn(r, s.m*s.k, 0.5), s.m, s.k)
+			x := randn(r, s.k, 1)
+			f := func(be runtime.Backend) runtime.Tensor {
+				d := tensor(t, be, 1, s.m, nil)
+				be.MatMul(d, tensor(t, be, 1, s.k, x), weight(t, be, "w", ty, s.m, s.k, data))
+				return d
+			}
+			want, got, cpuQ := read(t, c, f(c)), read(t, g, f(g)), read(t, cq, f(cq))
+			for i := range want {
+				w := float64(want[i])
+				if math.IsNaN(float64(got[i])) {
+					t.Fatalf("%s %+v: value %d is NaN", ty, s, i)
+				}
+				gd += (float64(got[i]) - w) * (float64(got[i]) - w)
+				cd += (float64(cpuQ[i]) - w) * (float64(cpuQ[i]) - w)
+				ww += w * w
+			}
+		}
+		ge, ce := math.Sqrt(gd/ww), math.Sqrt(cd/ww)
+		t.Logf("%s: relative error against the exact CPU: gpu %.2e, the CPU's 8-bit path %.2e", ty, ge, ce)
+		if ge > 1.25*ce+1e-3 {
+			t.Errorf("%s: relative error %.3g against the exact CPU; the CPU's 8-bit path has %.3g", ty, ge, ce)
+		}
+	}
 }
 
 func TestOpsAttention(t *testing.T) {

@@ -14,7 +14,9 @@ import (
 // TestKernelBandwidth (MAIRA_GPU_BENCH=1, on a GPU) measures the device's
 // memory bandwidth with a device-to-device copy and each decode GEMV's
 // share of it (Vicuna-7B's shapes; timed with CUDA events), printing one
-// line each for scripts/gpu-check.sh.
+// line each for scripts/gpu-check.sh: for the quantized types both the
+// dp4a GEMV on Q8_1 activations (quantizing the row included) and k_mm
+// on float32 activations (SetExactMatMul).
 func TestKernelBandwidth(t *testing.T) {
 	if os.Getenv("MAIRA_GPU_BENCH") == "" {
 		t.Skip("set MAIRA_GPU_BENCH=1 to time the kernels (scripts/gpu-check.sh does)")
@@ -37,15 +39,26 @@ func TestKernelBandwidth(t *testing.T) {
 			w := weight(t, g, "w", ty, s.m, s.k, data)
 			x := tensor(t, g, 1, s.k, randn(r, s.k, 1))
 			d := tensor(t, g, 1, s.m, nil)
-			g.MatMul(d, x, w) // warm up
-			const iters = 50
-			ms := timed(t, c, func() {
-				for range iters {
-					g.MatMul(d, x, w)
+			for _, exact := range []bool{false, true} {
+				path := "dp4a"
+				if exact || ty == dtype.F16 {
+					if !exact {
+						continue
+					}
+					path = "f32"
 				}
-			})
-			bw := float64(len(data)) * iters / (ms / 1e3)
-			fmt.Printf("BENCH gemv %-5s %5dx%-5d %7.1f us  %6.1f GB/s  %5.1f%% of copy\n", ty, s.m, s.k, ms*1e3/iters, bw/1e9, 100*bw/copyBW)
+				g.SetExactMatMul(exact)
+				g.MatMul(d, x, w) // warm up
+				const iters = 50
+				ms := timed(t, c, func() {
+					for range iters {
+						g.MatMul(d, x, w)
+					}
+				})
+				bw := float64(len(data)) * iters / (ms / 1e3)
+				fmt.Printf("BENCH gemv %-5s %-4s %5dx%-5d %7.1f us  %6.1f GB/s  %5.1f%% of copy\n", ty, path, s.m, s.k, ms*1e3/iters, bw/1e9, 100*bw/copyBW)
+			}
+			g.SetExactMatMul(false)
 			g.Free(x)
 			g.Free(d)
 		}

@@ -31,6 +31,15 @@ DEVICE float ld16f(const u8 *p) { return h2f((u16)p[0] | (u16)p[1] << 8); }
 DEVICE float mul_rn(float a, float b) { return a * b; } // built with -ffp-contract=off
 DEVICE float ex2(float x) { return exp2f(x); }
 DEVICE float fsqrt(float x) { return sqrtf(x); }
+// dp4a.s32.s32 exactly: c plus the four signed-byte products, in wrapping
+// 32-bit arithmetic.
+DEVICE int dp4a(int a, int b, int c) {
+	u32 r = (u32)c;
+	for (int i = 0; i < 4; i++) r += (u32)((int)(i8)(a >> 8 * i) * (int)(i8)(b >> 8 * i));
+	return (int)r;
+}
+// cvt.rni.s32.f32: nearest, ties to even (the default rounding mode).
+DEVICE int rint_i(float f) { return (int)rintf(f); }
 
 struct HostBlock {
 	std::barrier<> *block;

@@ -70,6 +70,27 @@ int main() {
 		n = 1, out = (float *)calloc(1, 4), out[0] = (float)idx;
 		break;
 	}
+	case 5: { // decode GEMV on Q8_1: a = x (1 x k), b = weight bytes; p[3] = type
+		// (-1: the quantized row itself, as floats), p[4..5] = k, m, p[6..7] =
+		// k_quantize_q8_1's grid x and block. p[0..2] are k_mmq's geometry.
+		int ty = p[3], k = p[4], m = p[5];
+		long qb = (long)k / 32 * Q8_1_BYTES;
+		u8 *xq = (u8 *)calloc(qb + 4, 1);
+		host_launch(p[6], 1, p[7], [&] { k_quantize_q8_1(xq, a, k); });
+		if (ty < 0) {
+			n = (int)(qb / 4), out = (float *)xq;
+			break;
+		}
+		n = m, out = (float *)calloc(n, 4);
+		switch (ty) {
+		case T_Q8_0: host_launch(gx, gy, nt, [&] { k_mmq_q8_0(out, xq, b, k, m); }); break;
+		case T_Q4_0: host_launch(gx, gy, nt, [&] { k_mmq_q4_0(out, xq, b, k, m); }); break;
+		case T_Q4_K: host_launch(gx, gy, nt, [&] { k_mmq_q4_k(out, xq, b, k, m); }); break;
+		case T_Q6_K: host_launch(gx, gy, nt, [&] { k_mmq_q6_k(out, xq, b, k, m); }); break;
+		default: return 4;
+		}
+		break;
+	}
 	default: return 4;
 	}
 	fwrite(&n, 4, 1, stdout);
