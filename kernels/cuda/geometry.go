@@ -1,6 +1,10 @@
 package cuda
 
-import "fmt"
+import (
+	"fmt"
+
+	"maira/quant/dtype"
+)
 
 // Launch is a kernel's geometry: blocks in the grid (x, y), threads in a
 // block (x) and dynamic shared memory.
@@ -122,4 +126,15 @@ func Supports(name string, cols int) bool {
 		return cols%256 == 0
 	}
 	return false
+}
+
+// TypeSuffix is a weight type's suffix in the kernel names (k_mm_q4_k,
+// k_gather_f16, k_mmq_q8_0): its dtype name, for the types kernels.cu
+// decodes; ok is false for any other.
+func TypeSuffix(t dtype.Type) (string, bool) {
+	switch t {
+	case dtype.F32, dtype.F16, dtype.BF16, dtype.Q8_0, dtype.Q4_0, dtype.Q4_K, dtype.Q6_K:
+		return t.String(), true
+	}
+	return "", false
 }

@@ -121,7 +121,7 @@ func TestMatMulQOnHost(t *testing.T) {
 			for i := 64; i < 96; i++ {
 				x[i] = 0 // a block of zeros: d = 0
 			}
-			kn, _ := kernelNameOf(ty)
+			kn, _ := TypeSuffix(ty)
 			if !SupportsQ(kn, s.k) {
 				t.Fatalf("SupportsQ(%s, %d) = false", kn, s.k)
 			}
@@ -172,20 +172,4 @@ func TestMatMulQOnHost(t *testing.T) {
 			t.Errorf("%s: relative error %.3g against the exact CPU; the CPU's 8-bit path has %.3g", ty, gpuErr, cpuErr)
 		}
 	}
-}
-
-// kernelNameOf is runtime/cuda's kernelName (which this package cannot
-// import) for the quantized types.
-func kernelNameOf(t dtype.Type) (string, bool) {
-	switch t {
-	case dtype.Q8_0:
-		return "q8_0", true
-	case dtype.Q4_0:
-		return "q4_0", true
-	case dtype.Q4_K:
-		return "q4_k", true
-	case dtype.Q6_K:
-		return "q6_k", true
-	}
-	return "", false
 }

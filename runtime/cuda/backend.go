@@ -202,35 +202,14 @@ func (b *Backend) launch(name string, l kc.Launch, args ...any) {
 	b.fail(f.Launch(Grid{Grid: Dim3{X: l.GridX, Y: l.GridY}, Block: Dim3{X: l.Block}, Shared: l.Shared}, args...))
 }
 
-// kernelName is a type's suffix of k_mm_ and k_gather_.
-func kernelName(t dtype.Type) (string, bool) {
-	switch t {
-	case dtype.F32:
-		return "f32", true
-	case dtype.F16:
-		return "f16", true
-	case dtype.BF16:
-		return "bf16", true
-	case dtype.Q8_0:
-		return "q8_0", true
-	case dtype.Q4_0:
-		return "q4_0", true
-	case dtype.Q4_K:
-		return "q4_k", true
-	case dtype.Q6_K:
-		return "q6_k", true
-	}
-	return "", false
-}
-
 // Supports reports the types the kernels decode.
-func (b *Backend) Supports(t dtype.Type) bool { _, ok := kernelName(t); return ok }
+func (b *Backend) Supports(t dtype.Type) bool { _, ok := kc.TypeSuffix(t); return ok }
 
 // Weight puts data on the device: registered in place on a shared-memory
 // GPU, else copied. Float weights whose rows do not split into 32-value
 // chunks (the patch embedding) are stored as F32 for k_mm_f32s.
 func (b *Backend) Weight(name string, t dtype.Type, rows, cols int, data []byte) (runtime.Weight, error) {
-	k, ok := kernelName(t)
+	k, ok := kc.TypeSuffix(t)
 	if !ok {
 		return nil, fmt.Errorf("type %s is not supported by the cuda backend", t)
 	}
