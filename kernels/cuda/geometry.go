@@ -69,6 +69,20 @@ func QuantizeQ8_1(k int) Launch {
 	return Launch{GridX: max(1, (k/32*32+quantBlock-1)/quantBlock), GridY: 1, Block: quantBlock}
 }
 
+// QuantizeRowsQ8_1 is k_quantize_q8_1's for n rows of k values: a grid
+// row per input row.
+func QuantizeRowsQ8_1(n, k int) Launch {
+	l := QuantizeQ8_1(k)
+	l.GridY = n
+	return l
+}
+
+// GEMMQ is k_gemmq's (prefill on the tensor cores: n input rows quantized
+// to Q8_1, m weight rows): a block of 4 warps per 64 x 64 output tile.
+func GEMMQ(n, m int) Launch {
+	return Launch{GridX: (m + gemmTile - 1) / gemmTile, GridY: (n + gemmTile - 1) / gemmTile, Block: 128}
+}
+
 // MatMulQ is k_mmq's (decode: one input row, quantized to Q8_1) for m
 // weight rows: a warp per weight row, 4 to a block, as MatMul(1, m).
 func MatMulQ(m int) Launch {

@@ -54,6 +54,14 @@ DEVICE int dp4a(int a, int b, int c) {
 	asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
 	return r;
 }
+// mma_s8: c += A·B on the tensor cores, A 16 x 32 and B 32 x 8 signed
+// bytes, the warp's lanes holding the fragments as testdata/host.h's twin
+// spells out (sm_80 on).
+DEVICE void mma_s8(int *c, const int *a, int b0, int b1) {
+	asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+	             : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+	             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
 // rint_i rounds to the nearest integer, ties to even (as the CPU's round).
 DEVICE int rint_i(float f) {
 	int r;
@@ -510,7 +518,7 @@ GLOBAL void k_mm_f32s(float *dst, const float *x, const float *w, int n, int k, 
 
 // Q8_1 is ggml's block_q8_1, 36 bytes per 32 values: f16 d, f16 s = d·Σq,
 // then 32 int8 q, with x ≈ d·q. k_quantize_q8_1 quantizes one row of k
-// values (k a multiple of 32) as the CPU's 8-bit path does (kernels'
+// values (k a multiple of 32; grid y rows of them) as the CPU's 8-bit path does (kernels'
 // quantizeQ8: d = max|x|/127, q = x·(1/d) rounded to nearest even), so the
 // quants are the CPU's; only d is stored in f16. One warp per block;
 // 128 threads a block.
@@ -518,6 +526,7 @@ GLOBAL void k_mm_f32s(float *dst, const float *x, const float *w, int n, int k, 
 GLOBAL void k_quantize_q8_1(u8 *dst, const float *x, int k) {
 	int i = bid() * ntid() + tid(), c = i >> 5, lane = i & 31;
 	if (c >= k / 32) return; // whole warps: k is a multiple of 32
+	x += (long)bidy() * k, dst += (long)bidy() * (k / 32) * Q8_1_BYTES; // grid y: the rows
 	float v = x[i];
 	float amax = warp_max(__builtin_fabsf(v));
 	float d = amax / 127.f, inv = d != 0.f ? 1.f / d : 0.f;
@@ -619,3 +628,167 @@ MMQ(q8_0, T_Q8_0)
 MMQ(q4_0, T_Q4_0)
 MMQ(q4_k, T_Q4_K)
 MMQ(q6_k, T_Q6_K)
+
+
+// ---- prefill GEMM on the tensor cores: int8 mma against Q8_1 activations ---
+
+// qchunk decodes chunk c of a weight row to 32 signed bytes q[0..7]
+// (little-endian words, value j in byte j%4 of word j/4) and its scales,
+// so that qdot32's integer sums come out of an int8 mma: Q8_0 as stored;
+// Q4_0 as n-8; Q4_K as n (0..15) with d·sc and dmin·m; Q6_K as u-32 with
+// its two 16-value scales.
+template <int T> DEVICE void qchunk(const u8 *row, int c, int *q, float *d, float *dm, int *sc) {
+	if (T == T_Q8_0) {
+		const u8 *b = row + 34L * c;
+#pragma unroll
+		for (int i = 0; i < 8; i++) q[i] = ld32(b + 2 + 4 * i);
+		*d = ld16f(b);
+	} else if (T == T_Q4_0) {
+		const u8 *b = row + 18L * c;
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			int v = ld32(b + 2 + 4 * i);
+			// n - 8 in each byte: n + 0x78 never carries, and flipping
+			// the top bit subtracts 0x80
+			q[i] = ((v & 0x0f0f0f0f) + 0x78787878) ^ 0x80808080;
+			q[4 + i] = (((v >> 4) & 0x0f0f0f0f) + 0x78787878) ^ 0x80808080;
+		}
+		*d = ld16f(b);
+	} else if (T == T_Q4_K) {
+		const u8 *b = row + 144L * (c / 8);
+		int j = c % 8;
+		const u8 *s = b + 4;
+		if (j < 4) sc[0] = s[j] & 63, sc[1] = s[j + 4] & 63;
+		else sc[0] = (s[j + 4] & 15) | (s[j - 4] >> 6) << 4, sc[1] = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+		const u8 *qs = b + 16 + 32 * (j / 2);
+		int sh = (j & 1) * 4;
+#pragma unroll
+		for (int i = 0; i < 8; i++) q[i] = (ld32(qs + 4 * i) >> sh) & 0x0f0f0f0f;
+		*d = ld16f(b), *dm = ld16f(b + 2);
+	} else { // Q6_K
+		const u8 *b = row + 210L * (c / 8);
+		int j = c % 8, n = j / 4, k = j % 4;
+		const u8 *ql = b + 64 * n + (k & 1) * 32, *qh = b + 128 + 32 * n;
+		const i8 *s = (const i8 *)(b + 192 + 8 * n + 2 * k);
+		int qs = (k >> 1) * 4, hs = 2 * k;
+#pragma unroll
+		for (int i = 0; i < 8; i++) {
+			int v = ((ld32(ql + 4 * i) >> qs) & 0x0f0f0f0f) | ((ld32(qh + 4 * i) >> hs) & 0x03030303) << 4;
+			q[i] = (v + 0x60606060) ^ 0x80808080; // u - 32, as Q4_0's n - 8
+		}
+		sc[0] = s[0], sc[1] = s[1];
+		*d = ld16f(b + 208);
+	}
+}
+
+// qscale turns a chunk's integer sums into its float contribution exactly
+// as qdot32 does: s = Σ w·q (Q6_K: s over the first 16 values, s2 over
+// the second), sq = Σ q, dx the activation block's d.
+template <int T> DEVICE float qscale(int s, int s2, float dx, int sq, float d, float dm, const int *sc) {
+	if (T == T_Q8_0 || T == T_Q4_0) return mul_rn(mul_rn((float)s, dx), d);
+	if (T == T_Q4_K) return mul_rn(mul_rn(dx, d), (float)(sc[0] * s)) - mul_rn(mul_rn(dx, dm), (float)(sc[1] * sq));
+	return mul_rn(mul_rn(dx, d), (float)(sc[0] * s + sc[1] * s2));
+}
+
+// k_gemmq_T: dst = x·wᵀ for n input rows quantized to Q8_1 (n·k/32
+// blocks, row after row), the integer dot products of each 32-value chunk
+// on the tensor cores (mma m16n8k32, int8), scaled per chunk in float32 as
+// k_mmq scales them, so prefill and decode compute the same function.
+// A block (4 warps) takes a 64 x 64 output tile: 64 input rows by 64
+// weight rows, staged QKC chunks at a time in shared memory (weights
+// decoded to bytes once per tile); each warp computes a 32 x 32 quarter,
+// 2 x 4 mma tiles. Rows of 36 words: the fragments' loads (8 rows x 4
+// words a warp) hit 32 different banks. Grid (m/64, n/64) rounded up.
+#define QT 64
+#define QKC 4
+template <int T> DEVICE void gemmq(float *dst, const u8 *xq, const u8 *w, int n, int k, int m) {
+	SHARED int xs[QT][8 * QKC + 4], ws[QT][8 * QKC + 4];
+	SHARED float xd[QT][QKC], wd[QT][QKC], wm[QT][QKC];
+	SHARED int xsq[QT][QKC], wsc[QT][QKC][2];
+	int t = tid(), lane = t & 31, wp = t >> 5, g = lane >> 2, q4 = lane & 3;
+	int wr = (wp >> 1) * 32, wo = (wp & 1) * 32;
+	int o0 = bid() * QT, r0 = bidy() * QT, nc = k / 32;
+	const long rb = row_bytes<T>(k);
+	float acc[2][4][4];
+#pragma unroll
+	for (int i = 0; i < 2; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+	for (int c0 = 0; c0 < nc; c0 += QKC) {
+		// stage: each of the 128 threads loads 2 of the 64 x QKC activation
+		// blocks and decodes 2 of the 64 x QKC weight chunks
+#pragma unroll
+		for (int e = 0; e < QT * QKC / 128; e++) {
+			int idx = t + 128 * e, row = idx / QKC, cc = idx % QKC, c = c0 + cc;
+			int *xw = &xs[row][8 * cc], *ww = &ws[row][8 * cc];
+			if (r0 + row < n && c < nc) {
+				const u8 *blk = xq + ((long)(r0 + row) * nc + c) * Q8_1_BYTES;
+				const int *u = (const int *)(blk + 4);
+				int sq = 0;
+#pragma unroll
+				for (int i = 0; i < 8; i++) xw[i] = u[i], sq = dp4a(0x01010101, u[i], sq);
+				xd[row][cc] = ld16f(blk), xsq[row][cc] = sq;
+			} else {
+#pragma unroll
+				for (int i = 0; i < 8; i++) xw[i] = 0;
+				xd[row][cc] = 0.f, xsq[row][cc] = 0;
+			}
+			float d = 0.f, dm = 0.f;
+			int sc[2] = {0, 0};
+			if (o0 + row < m && c < nc) qchunk<T>(w + rb * (o0 + row), c, ww, &d, &dm, sc);
+			else
+#pragma unroll
+				for (int i = 0; i < 8; i++) ww[i] = 0;
+			wd[row][cc] = d, wm[row][cc] = dm, wsc[row][cc][0] = sc[0], wsc[row][cc][1] = sc[1];
+		}
+		bar();
+		for (int cc = 0; cc < QKC && c0 + cc < nc; cc++) {
+			int a[2][4];
+#pragma unroll
+			for (int i = 0; i < 2; i++) {
+				int r = wr + 16 * i + g;
+				a[i][0] = xs[r][8 * cc + q4], a[i][1] = xs[r + 8][8 * cc + q4];
+				a[i][2] = xs[r][8 * cc + 4 + q4], a[i][3] = xs[r + 8][8 * cc + 4 + q4];
+			}
+#pragma unroll
+			for (int j = 0; j < 4; j++) {
+				int o = wo + 8 * j + g; // this lane's B column: weight row o
+				int b0 = ws[o][8 * cc + q4], b1 = ws[o][8 * cc + 4 + q4];
+#pragma unroll
+				for (int i = 0; i < 2; i++) {
+					int s[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};
+					if (T == T_Q6_K) { // the two 16-value halves apart: their scales differ
+						mma_s8(s, a[i], b0, 0);
+						mma_s8(s2, a[i], 0, b1);
+					} else {
+						mma_s8(s, a[i], b0, b1);
+					}
+#pragma unroll
+					for (int e = 0; e < 4; e++) {
+						int r = wr + 16 * i + g + 8 * (e >> 1), oo = wo + 8 * j + 2 * q4 + (e & 1);
+						acc[i][j][e] += qscale<T>(s[e], s2[e], xd[r][cc], xsq[r][cc], wd[oo][cc], wm[oo][cc], wsc[oo][cc]);
+					}
+				}
+			}
+		}
+		bar();
+	}
+#pragma unroll
+	for (int i = 0; i < 2; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) {
+				int r = r0 + wr + 16 * i + g + 8 * (e >> 1), o = o0 + wo + 8 * j + 2 * q4 + (e & 1);
+				if (r < n && o < m) dst[(long)r * m + o] = acc[i][j][e];
+			}
+}
+
+#define GEMMQ(NAME, T) \
+	GLOBAL void k_gemmq_##NAME(float *d, const u8 *xq, const u8 *w, int n, int k, int m) { gemmq<T>(d, xq, w, n, k, m); }
+GEMMQ(q8_0, T_Q8_0)
+GEMMQ(q4_0, T_Q4_0)
+GEMMQ(q4_k, T_Q4_K)
+GEMMQ(q6_k, T_Q6_K)

@@ -173,3 +173,68 @@ func TestMatMulQOnHost(t *testing.T) {
 		}
 	}
 }
+
+// TestGEMMQOnHost runs the prefill GEMM on Q8_1 activations
+// (k_quantize_q8_1 over rows, then k_gemmq_T, its int8 mma emulated
+// lane by lane in the PTX ISA's fragment layout, see testdata/host.h) on
+// the CPU, and holds every output to the float64 dot product of the
+// weight row as quant/dtype decodes it with the activation row as its
+// Q8_1 blocks decode: the integer sums are exact, so only float32
+// scaling and summation separate them (1e-5 of Σ|w·x|). The shapes leave
+// tiles partly filled in both directions and, for Q8_0 and Q4_0, a stage
+// of chunks partly filled.
+func TestGEMMQOnHost(t *testing.T) {
+	bin := compileHost(t, "simt_host")
+	r := rand.New(rand.NewPCG(23, 24))
+	randn := func(n int, s float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * s)
+		}
+		return v
+	}
+	for _, ty := range []dtype.Type{dtype.Q8_0, dtype.Q4_0, dtype.Q4_K, dtype.Q6_K} {
+		shapes := []struct{ n, k, m int }{{70, 512, 72}, {16, 256, 64}, {3, 768, 9}}
+		if ty == dtype.Q8_0 || ty == dtype.Q4_0 {
+			shapes = append(shapes, struct{ n, k, m int }{66, 160, 65})
+		}
+		for _, s := range shapes {
+			name := fmt.Sprintf("%s %dx%d by %d", ty, s.n, s.k, s.m)
+			rb, _ := ty.RowBytes(int64(s.k))
+			data := make([]byte, rb*int64(s.m))
+			if err := ty.Encode(data, randn(s.m*s.k, 0.5)); err != nil {
+				t.Fatal(err)
+			}
+			x := randn(s.n*s.k, 1)
+			x[5], x[s.k+40] = 0, 9
+			for i := 64; i < 96; i++ {
+				x[i] = 0 // a block of zeros: d = 0
+			}
+			ql := QuantizeRowsQ8_1(s.n, s.k)
+			p := []int32{int32(ty), int32(s.n), int32(s.k), int32(s.m), int32(ql.GridX), int32(ql.Block)}
+			got := simt(t, bin, 6, GEMMQ(s.n, s.m), p, 0, x, data, nil)
+			if len(got) != s.n*s.m {
+				t.Fatalf("%s: %d outputs, want %d", name, len(got), s.n*s.m)
+			}
+			wv := make([]float32, s.m*s.k)
+			if err := ty.Decode(wv, data); err != nil {
+				t.Fatal(err)
+			}
+			for row := 0; row < s.n; row++ {
+				xq := quantizeQ8_1(x[row*s.k : (row+1)*s.k])
+				for o := 0; o < s.m; o++ {
+					var want, mag float64
+					for i := 0; i < s.k; i++ {
+						blk := xq[36*(i/32):]
+						xv := float64(dtype.FP16ToFP32(binary.LittleEndian.Uint16(blk))) * float64(int8(blk[4+i%32]))
+						want += float64(wv[o*s.k+i]) * xv
+						mag += math.Abs(float64(wv[o*s.k+i]) * xv)
+					}
+					if g := got[row*s.m+o]; math.Abs(float64(g)-want) > 1e-5*mag || math.IsNaN(float64(g)) {
+						t.Fatalf("%s: [%d][%d]: kernel %g, float64 on the same quants %g (Σ|w·x| %g)", name, row, o, g, want, mag)
+					}
+				}
+			}
+		}
+	}
+}

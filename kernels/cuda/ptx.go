@@ -38,4 +38,5 @@ var Kernels = []string{
 	"k_mm_f32", "k_mm_f32s", "k_mm_f16", "k_mm_bf16", "k_mm_q8_0", "k_mm_q4_0", "k_mm_q4_k", "k_mm_q6_k",
 	"k_gemm_f32", "k_gemm_f16", "k_gemm_bf16", "k_gemm_q8_0", "k_gemm_q4_0", "k_gemm_q4_k", "k_gemm_q6_k",
 	"k_quantize_q8_1", "k_mmq_q8_0", "k_mmq_q4_0", "k_mmq_q4_k", "k_mmq_q6_k",
+	"k_gemmq_q8_0", "k_gemmq_q4_0", "k_gemmq_q4_k", "k_gemmq_q6_k",
 }

@@ -37,7 +37,7 @@ type Backend struct {
 	scrCap  int
 	ropes   map[ropeKey]*ropeTable
 
-	xq    DevicePtr // MatMul's input row quantized to Q8_1 (xqCap bytes)
+	xq    DevicePtr // MatMul's input rows quantized to Q8_1 (xqCap bytes)
 	xqCap int
 	exact bool // MatMul never quantizes its input (SetExactMatMul)
 }
@@ -531,17 +531,20 @@ func (b *Backend) Gather(dst runtime.Tensor, table runtime.Weight, ids []int32) 
 // weights (as the CPU's 8-bit activations, llama.cpp's mmvq).
 func (b *Backend) SetExactMatMul(on bool) { b.exact = on }
 
-// MatMul sets dst = x · wᵀ: for one input row (decode) of a Q8_0, Q4_0,
-// Q4_K or Q6_K weight, k_quantize_q8_1 then k_mmq (dp4a on 8-bit
-// activations) unless SetExactMatMul; else k_mm for a few rows, k_gemm's
-// tiles for many (prefill, the encoder).
+// MatMul sets dst = x · wᵀ. Q8_0, Q4_0, Q4_K and Q6_K weights take the
+// input quantized to Q8_1 (k_quantize_q8_1, the CPU's 8-bit activations)
+// unless SetExactMatMul: one row (decode) goes to k_mmq (dp4a), more
+// (prefill, the encoder) to k_gemmq (int8 mma on the tensor cores); both
+// scale each chunk's exact integer sum the same way. Other weights, and
+// all under SetExactMatMul, take float32 inputs: k_mm for a few rows,
+// k_gemm's tiles for many.
 func (b *Backend) MatMul(dst, x runtime.Tensor, w runtime.Weight) {
 	d, xi, m := b.t(dst), b.t(x), b.w(w)
 	if xi.cols != m.cols || d.rows != xi.rows || d.cols != m.rows {
 		panic(fmt.Sprintf("cuda: MatMul of %d x %d by %s (%d x %d) into %d x %d", xi.rows, xi.cols, m.name, m.rows, m.cols, d.rows, d.cols))
 	}
-	if xi.rows == 1 && !b.exact && kc.SupportsQ(m.kern, m.cols) {
-		if n := kc.Q8_1Bytes(m.cols); n > b.xqCap {
+	if !b.exact && kc.SupportsQ(m.kern, m.cols) {
+		if n := xi.rows * kc.Q8_1Bytes(m.cols); n > b.xqCap {
 			if b.xq != 0 {
 				b.c.Free(b.xq)
 				delete(b.allocs, b.xq)
@@ -554,8 +557,13 @@ func (b *Backend) MatMul(dst, x runtime.Tensor, w runtime.Weight) {
 			}
 			b.xq, b.xqCap = p, n
 		}
-		b.launch("k_quantize_q8_1", kc.QuantizeQ8_1(m.cols), b.xq, xi.p, m.cols)
-		b.launch("k_mmq_"+m.kern, kc.MatMulQ(m.rows), d.p, b.xq, m.p, m.cols, m.rows)
+		if xi.rows == 1 {
+			b.launch("k_quantize_q8_1", kc.QuantizeQ8_1(m.cols), b.xq, xi.p, m.cols)
+			b.launch("k_mmq_"+m.kern, kc.MatMulQ(m.rows), d.p, b.xq, m.p, m.cols, m.rows)
+			return
+		}
+		b.launch("k_quantize_q8_1", kc.QuantizeRowsQ8_1(xi.rows, m.cols), b.xq, xi.p, m.cols)
+		b.launch("k_gemmq_"+m.kern, kc.GEMMQ(xi.rows, m.rows), d.p, b.xq, m.p, xi.rows, xi.cols, m.rows)
 		return
 	}
 	if xi.rows >= kc.GEMMRows && m.kern != "f32s" {

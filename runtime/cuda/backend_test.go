@@ -215,11 +215,12 @@ func TestOpsMatMulAndGather(t *testing.T) {
 	})
 }
 
-// TestOpsMatMulQ holds the decode GEMVs on Q8_1 activations (dp4a) to
+// TestOpsMatMulQ holds the products on Q8_1 activations, the decode
+// GEMVs (one row: dp4a) and the prefill GEMM (more rows: int8 mma), to
 // the exact CPU backend: per type, ‖gpu - exact‖/‖exact‖ within 1.25
 // times (plus 1e-3) the error of the CPU's own 8-bit path ("q8" variant)
 // on the same data, the bound kernels/cuda's TestMatMulQOnHost holds the
-// same kernels to on the host.
+// GEMVs to on the host.
 func TestOpsMatMulQ(t *testing.T) {
 	c, g := backends(t)
 	q8, err := kernels.Lookup("q8")
@@ -234,12 +235,12 @@ func TestOpsMatMulQ(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, ty := range []dtype.Type{dtype.Q8_0, dtype.Q4_0, dtype.Q4_K, dtype.Q6_K} {
 		var gd, cd, ww float64
-		for _, s := range []struct{ k, m int }{{512, 300}, {4096, 129}, {256, 7}} {
+		for _, s := range []struct{ n, k, m int }{{1, 512, 300}, {1, 4096, 129}, {1, 256, 7}, {2, 256, 64}, {100, 1024, 130}, {513, 512, 64}} {
 			data := encode(t, ty, randn(r, s.m*s.k, 0.5), s.m, s.k)
-			x := randn(r, s.k, 1)
+			x := randn(r, s.n*s.k, 1)
 			f := func(be runtime.Backend) runtime.Tensor {
-				d := tensor(t, be, 1, s.m, nil)
-				be.MatMul(d, tensor(t, be, 1, s.k, x), weight(t, be, "w", ty, s.m, s.k, data))
+				d := tensor(t, be, s.n, s.m, nil)
+				be.MatMul(d, tensor(t, be, s.n, s.k, x), weight(t, be, "w", ty, s.m, s.k, data))
 				return d
 			}
 			want, got, cpuQ := read(t, c, f(c)), read(t, g, f(g)), read(t, cq, f(cq))

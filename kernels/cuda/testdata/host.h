@@ -45,6 +45,7 @@ struct HostBlock {
 	std::barrier<> *block;
 	std::vector<std::barrier<> *> warps;
 	float x[32][32];
+	int mx[32][32][6]; // a warp's mma operands, lane by lane
 };
 static HostBlock *host_block;
 
@@ -56,6 +57,35 @@ DEVICE float shfl_xor(float v, int m) {
 	float r = host_block->x[w][lane ^ m];
 	host_block->warps[w]->arrive_and_wait();
 	return r;
+}
+
+// mma_s8 is mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 with c as
+// both accumulator and result, its operands spread over the warp's lanes
+// as the PTX ISA lays them out (lane = 4·group + t): a[0] holds A[group]
+// [4t..4t+3], a[1] A[group+8][4t..], a[2] A[group][16+4t..], a[3]
+// A[group+8][16+4t..]; b0 B[4t..4t+3][group], b1 B[16+4t..][group]; c[0],
+// c[1] C[group][2t, 2t+1], c[2], c[3] C[group+8][2t, 2t+1].
+DEVICE void mma_s8(int *c, const int *a, int b0, int b1) {
+	int w = host_tid >> 5, lane = host_tid & 31;
+	int *me = host_block->mx[w][lane];
+	for (int i = 0; i < 4; i++) me[i] = a[i];
+	me[4] = b0, me[5] = b1;
+	host_block->warps[w]->arrive_and_wait();
+	auto A = [&](int r, int k) { // A[r][k], 16 x 32
+		const int *l = host_block->mx[w][4 * (r & 7) + (k & 15) / 4];
+		return (int)(i8)(l[(r >> 3) + 2 * (k >> 4)] >> 8 * (k & 3));
+	};
+	auto B = [&](int k, int n) { // B[k][n], 32 x 8
+		const int *l = host_block->mx[w][4 * n + (k & 15) / 4];
+		return (int)(i8)(l[4 + (k >> 4)] >> 8 * (k & 3));
+	};
+	int g = lane >> 2, t = lane & 3;
+	for (int e = 0; e < 4; e++) {
+		int r = g + 8 * (e >> 1), n = 2 * t + (e & 1), s = 0;
+		for (int k = 0; k < 32; k++) s += A(r, k) * B(k, n);
+		c[e] += s;
+	}
+	host_block->warps[w]->arrive_and_wait();
 }
 
 // host_launch runs f over a grid of gx x gy blocks of nt threads, a block

@@ -91,6 +91,23 @@ int main() {
 		}
 		break;
 	}
+	case 6: { // prefill GEMM on Q8_1 (tensor cores): a = x (n x k), b = weight
+		// bytes; p[3] = type, p[4..6] = n, k, m, p[7..8] = k_quantize_q8_1's
+		// grid x and block (grid y: the n rows). p[0..2] are k_gemmq's.
+		int ty = p[3], rows = p[4], k = p[5], m = p[6];
+		long qb = (long)k / 32 * Q8_1_BYTES * rows;
+		u8 *xq = (u8 *)calloc(qb + 4, 1);
+		host_launch(p[7], rows, p[8], [&] { k_quantize_q8_1(xq, a, k); });
+		n = rows * m, out = (float *)calloc(n, 4);
+		switch (ty) {
+		case T_Q8_0: host_launch(gx, gy, nt, [&] { k_gemmq_q8_0(out, xq, b, rows, k, m); }); break;
+		case T_Q4_0: host_launch(gx, gy, nt, [&] { k_gemmq_q4_0(out, xq, b, rows, k, m); }); break;
+		case T_Q4_K: host_launch(gx, gy, nt, [&] { k_gemmq_q4_k(out, xq, b, rows, k, m); }); break;
+		case T_Q6_K: host_launch(gx, gy, nt, [&] { k_gemmq_q6_k(out, xq, b, rows, k, m); }); break;
+		default: return 4;
+		}
+		break;
+	}
 	default: return 4;
 	}
 	fwrite(&n, 4, 1, stdout);
