@@ -121,6 +121,23 @@ func Attention(rows, heads, headDim int) (Launch, error) {
 	return Launch{GridX: rows, GridY: heads, Block: 32 * attnWarps}, nil
 }
 
+// Blocked attention (k_fattn): query rows a block, and the widest head.
+const (
+	fattnRows  = 32
+	fattnMaxHD = 128
+)
+
+// FlashAttention reports whether k_fattn takes heads of headDim values
+// (a multiple of 32, at most 128) and, if so, its geometry: a block of 4
+// warps per (32 query rows, head). Attention uses it for more than one
+// query row.
+func FlashAttention(rows, heads, headDim int) (Launch, bool) {
+	if headDim <= 0 || headDim > fattnMaxHD || headDim%32 != 0 || heads > 65535 || rows < 2 {
+		return Launch{}, false
+	}
+	return Launch{GridX: (rows + fattnRows - 1) / fattnRows, GridY: heads, Block: 128}, true
+}
+
 // Argmax is k_argmax's: one block of 1024 threads (the reduction's tree
 // needs a power of two).
 func Argmax() Launch { return Launch{GridX: 1, GridY: 1, Block: argmaxBlock} }

@@ -488,6 +488,125 @@ GLOBAL void k_attn_f16(float *out, int ldo, const float *q, int ldq, const u16 *
 	attn<u16>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);
 }
 
+// fattn: attention for many query rows (prefill, the encoder), blocked
+// so that a tile of keys and values, read once into shared memory, serves
+// FQ query rows: one block per (FQ rows, head), 4 warps of 8 rows each.
+// Per tile of FK keys a lane scores one key against 4 of its warp's rows
+// (16-byte loads of shared rows; Q pre-scaled), the 16 lanes of each half
+// keep those rows' online softmax (running max and sum), and then each
+// lane accumulates 4 of the head's values for all 8 rows. Heads of up to
+// FHD values, a multiple of 32 (LLaMA's 128, Dinov2's 64); the rest take
+// attn. Grid: (rows/FQ rounded up, heads).
+#define FQ 32
+#define FK 16
+struct __attribute__((aligned(16))) f4 {
+	float x, y, z, w;
+};
+#define FHD 128
+template <typename KV>
+DEVICE void fattn(float *out, int ldo, const float *q, int ldq, const KV *k, const KV *v, int ldkv, long headStride,
+                  int hd, int group, int rows, int keys, int causal, int pos0, float scale) {
+	SHARED __attribute__((aligned(16))) float qs[FQ][FHD + 4], ks[FK][FHD + 4], vs[FK][FHD + 4];
+	SHARED float ps[FQ][FK], cs[FQ], ls[FQ];
+	int t = tid(), lane = t & 31, w = t >> 5, r0 = bid() * FQ, h = bidy(), kh = h / group;
+	int j = lane & 15, half = lane >> 4, q0 = 8 * w + 4 * half; // scoring: key j, rows q0..q0+3
+	const KV *kb = k + kh * headStride, *vb = v + kh * headStride;
+	for (int i = t; i < FQ * hd; i += ntid()) {
+		int r = i / hd, e = i % hd;
+		qs[r][e] = r0 + r < rows ? q[(long)(r0 + r) * ldq + h * hd + e] * scale : 0.f;
+	}
+	// keys this block needs: causal rows see up to their own position
+	int nk = causal ? pos0 + r0 + FQ : keys;
+	if (nk > keys) nk = keys;
+	float mx[4], sum[4], acc[8][4];
+#pragma unroll
+	for (int a = 0; a < 4; a++) mx[a] = -__builtin_inff(), sum[a] = 0.f;
+#pragma unroll
+	for (int a = 0; a < 8; a++)
+#pragma unroll
+		for (int i = 0; i < 4; i++) acc[a][i] = 0.f;
+	for (int k0 = 0; k0 < nk; k0 += FK) {
+		bar(); // the last tile's readers are done (and, the first time, qs is written)
+		for (int i = t; i < FK * hd; i += ntid()) {
+			int r = i / hd, e = i % hd;
+			bool in = k0 + r < nk;
+			ks[r][e] = in ? loadkv(kb + (long)(k0 + r) * ldkv, e) : 0.f;
+			vs[r][e] = in ? loadkv(vb + (long)(k0 + r) * ldkv, e) : 0.f;
+		}
+		bar();
+		float s[4] = {0.f, 0.f, 0.f, 0.f};
+		for (int e = 0; e < hd; e += 4) {
+			f4 kv4 = *(const f4 *)&ks[j][e];
+#pragma unroll
+			for (int a = 0; a < 4; a++) {
+				f4 qv = *(const f4 *)&qs[q0 + a][e];
+				s[a] += qv.x * kv4.x + qv.y * kv4.y + qv.z * kv4.z + qv.w * kv4.w;
+			}
+		}
+		int kj = k0 + j;
+#pragma unroll
+		for (int a = 0; a < 4; a++) {
+			int row = r0 + q0 + a;
+			bool ok = kj < nk && row < rows && (!causal || kj <= pos0 + row);
+			float sv = ok ? s[a] : -__builtin_inff();
+			float tm = sv;
+			for (int m = 8; m > 0; m >>= 1) tm = __builtin_fmaxf(tm, shfl_xor(tm, m)); // within the half
+			float nm = __builtin_fmaxf(mx[a], tm);
+			float corr = mx[a] == -__builtin_inff() ? (nm == -__builtin_inff() ? 1.f : 0.f) : fexp(mx[a] - nm);
+			float p = ok ? fexp(sv - nm) : 0.f;
+			float ts = p;
+			for (int m = 8; m > 0; m >>= 1) ts += shfl_xor(ts, m);
+			sum[a] = sum[a] * corr + ts, mx[a] = nm;
+			ps[q0 + a][j] = p;
+			if (j == 0) cs[q0 + a] = corr;
+		}
+		bar();
+#pragma unroll
+		for (int a = 0; a < 8; a++) {
+			float c = cs[8 * w + a];
+#pragma unroll
+			for (int i = 0; i < 4; i++) acc[a][i] *= c;
+		}
+		for (int jj = 0; jj < FK; jj++) {
+#pragma unroll
+			for (int i = 0; i < 4; i++) {
+				int e = lane + 32 * i;
+				if (e < hd) {
+					float vv = vs[jj][e];
+#pragma unroll
+					for (int a = 0; a < 8; a++) acc[a][i] += ps[8 * w + a][jj] * vv;
+				}
+			}
+		}
+	}
+	bar();
+	if (j == 0)
+#pragma unroll
+		for (int a = 0; a < 4; a++) ls[q0 + a] = sum[a];
+	bar();
+#pragma unroll
+	for (int a = 0; a < 8; a++) {
+		int r = 8 * w + a;
+		if (r0 + r >= rows) continue;
+		float l = ls[r], inv = l > 0.f ? 1.f / l : 0.f;
+		float *o = out + (long)(r0 + r) * ldo + h * hd;
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			int e = lane + 32 * i;
+			if (e < hd) o[e] = acc[a][i] * inv;
+		}
+	}
+}
+
+GLOBAL void k_fattn_f32(float *out, int ldo, const float *q, int ldq, const float *k, const float *v, int ldkv, long headStride,
+                        int hd, int group, int rows, int keys, int causal, int pos0, float scale) {
+	fattn<float>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, group, rows, keys, causal, pos0, scale);
+}
+GLOBAL void k_fattn_f16(float *out, int ldo, const float *q, int ldq, const u16 *k, const u16 *v, int ldkv, long headStride,
+                        int hd, int group, int rows, int keys, int causal, int pos0, float scale) {
+	fattn<u16>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, group, rows, keys, causal, pos0, scale);
+}
+
 // k_copy16 copies n bytes with 16-byte loads where it can: the
 // bandwidth yardstick's kernel twin (n a multiple of 16).
 struct __attribute__((aligned(16))) v4 {

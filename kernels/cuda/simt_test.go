@@ -164,6 +164,9 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		{5, 2, 2, 64, 5, 0, false},
 		{4, 4, 2, 128, 9, 5, true},
 		{1, 2, 1, 32, 70, 69, true},
+		{70, 2, 1, 64, 70, 0, false},  // the encoder: several blocks of rows, tiles of keys
+		{40, 4, 2, 128, 45, 5, true},  // prefill after a prefix, grouped heads
+		{33, 1, 1, 96, 100, 67, true}, // a head of 96: k_fattn's last value lanes idle
 	} {
 		q, k, v := randn(s.rows*s.heads*s.hd, 1), randn(s.keys*s.kv*s.hd, 1), randn(s.keys*s.kv*s.hd, 1)
 		l, err := Attention(s.rows, s.heads, s.hd)
@@ -179,7 +182,12 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		d := tensor(s.rows, s.heads*s.hd, nil)
 		cpu.Attention(d, tensor(s.rows, s.heads*s.hd, q), tensor(s.keys, s.kv*s.hd, k), tensor(s.keys, s.kv*s.hd, v),
 			runtime.Attn{Heads: s.heads, KVHeads: s.kv, Causal: s.causal, Pos0: s.pos0})
-		near(fmt.Sprintf("attention %+v", s), got, read(d), 1e-5)
+		want := read(d)
+		near(fmt.Sprintf("attention %+v", s), got, want, 1e-5)
+		if fl, ok := FlashAttention(s.rows, s.heads, s.hd); ok {
+			got := simt(t, bin, 7, fl, []int32{int32(s.rows), int32(s.heads), int32(s.kv), int32(s.hd), int32(s.keys), causal, int32(s.pos0)}, scale, q, floatBytes(k), v)
+			near(fmt.Sprintf("blocked attention %+v", s), got, want, 1e-5)
+		}
 	}
 
 	for _, n := range []int{1, 1000, 5000} {

@@ -694,7 +694,9 @@ func (b *Backend) RoPE(x runtime.Tensor, heads, pos0 int, r runtime.Rope) {
 	b.launch("k_rope", kc.Elementwise(t.rows*heads*hd/2), t.p, tab.p, t.rows, heads, hd, pos0)
 }
 
-// Attention runs a block per (query row, head) over all its keys.
+// Attention runs k_fattn for many query rows (prefill, the encoder: tiles
+// of keys shared by 32 rows) where the head width allows, else k_attn, a
+// block per (query row, head) over all its keys (decode).
 func (b *Backend) Attention(dst, q, k, v runtime.Tensor, a runtime.Attn) {
 	d, qt, kt, vt := b.t(dst), b.t(q), b.any(k), b.any(v)
 	same("Attention", d, qt)
@@ -734,6 +736,11 @@ func (b *Backend) Attention(dst, q, k, v runtime.Tensor, a runtime.Attn) {
 		off := DevicePtr(kt.row0 * hd * s.elem())
 		kp, vp = s.p+off, vt.kv.p+off
 		ld, headStride = hd, int64(s.positions*hd)
+	}
+	if fl, ok := kc.FlashAttention(qt.rows, a.Heads, hd); ok {
+		// many query rows: k_fattn shares each tile of keys among 32 of them
+		b.launch("k_f"+name[2:], fl, d.p, d.cols, qt.p, qt.cols, kp, vp, ld, headStride, hd, a.Heads/a.KVHeads, qt.rows, kt.rows, causal, a.Pos0, scale)
+		return
 	}
 	b.launch(name, l, d.p, d.cols, qt.p, qt.cols, kp, vp, ld, headStride, hd, a.Heads, a.Heads/a.KVHeads, kt.rows, causal, a.Pos0, scale)
 }

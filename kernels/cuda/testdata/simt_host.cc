@@ -64,6 +64,14 @@ int main() {
 		});
 		break;
 	}
+	case 7: { // blocked attention (k_fattn), op 3's inputs
+		int rows = p[3], heads = p[4], kvh = p[5], hd = p[6], keys = p[7], causal = p[8], pos0 = p[9];
+		n = rows * heads * hd, out = (float *)calloc(n, 4);
+		host_launch(gx, gy, nt, [&] {
+			k_fattn_f32(out, heads * hd, a, heads * hd, (const float *)b, c, kvh * hd, hd, hd, heads / kvh, rows, keys, causal, pos0, f);
+		});
+		break;
+	}
 	case 4: { // argmax of a
 		int idx = -1;
 		host_launch(gx, gy, nt, [&] { k_argmax(&idx, a, na); });
