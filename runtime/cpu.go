@@ -26,7 +26,13 @@ type CPU struct {
 	pool  *pool
 	exact bool
 	act   kernels.Activations // MatMul's quantized input, reused across calls
+
+	pickID     int32 // the last Pick
+	pickMargin float32
+	pickFinite bool
 }
+
+var _ Picker = (*CPU)(nil)
 
 var _ Backend = (*CPU)(nil)
 

@@ -105,7 +105,8 @@ type Result struct {
 
 // Generate runs greedy decoding: prefill the prompt, then repeatedly take
 // the argmax of the logits (ties to the lowest id) until EOS, MaxTokens or
-// a repetition loop. emit (may be nil) receives the events synchronously;
+// a repetition loop. A GreedyDecoder whose Greedy is true picks the
+// tokens on its backend; any other Decoder's logits come to Argmax here. emit (may be nil) receives the events synchronously;
 // it must return quickly (hand the event to a channel or a logger), since
 // the loop waits for it.
 func Generate(d Decoder, prompt Tensor, opt GenerateOptions, emit func(Event)) (Result, error) {
@@ -125,9 +126,29 @@ func Generate(d Decoder, prompt Tensor, opt GenerateOptions, emit func(Event)) (
 	}
 	res := Result{PromptTokens: prompt.Rows()}
 
+	// The decoder picks tokens itself where it can (on a GPU the logits
+	// then never leave the device); else greedy is Argmax of the logits.
+	var first, next func() (int32, float32, error)
+	if g, ok := d.(GreedyDecoder); ok && g.Greedy() {
+		first = func() (int32, float32, error) { return g.PrefillPick(prompt) }
+		next = g.StepPicked
+	} else {
+		var id int32
+		pick := func(logits []float32, err error) (int32, float32, error) {
+			if err != nil {
+				return 0, 0, err
+			}
+			var margin float32
+			id, margin = Argmax(logits)
+			return id, margin, nil
+		}
+		first = func() (int32, float32, error) { return pick(d.Prefill(prompt)) }
+		next = func() (int32, float32, error) { return pick(d.Step(id)) }
+	}
+
 	emit(Event{Kind: StageStarted, Stage: StagePrefill, Total: prompt.Rows()})
 	start := time.Now()
-	logits, err := d.Prefill(prompt)
+	id, margin, err := first()
 	if err != nil {
 		return res, err
 	}
@@ -139,7 +160,6 @@ func Generate(d Decoder, prompt Tensor, opt GenerateOptions, emit func(Event)) (
 	start = time.Now()
 	res.StopReason = StopMaxTokens
 	for len(res.Tokens) < maxTokens {
-		id, margin := Argmax(logits)
 		res.Margins = append(res.Margins, margin)
 		if id == opt.EOS {
 			res.StopReason = StopEOS
@@ -154,7 +174,7 @@ func Generate(d Decoder, prompt Tensor, opt GenerateOptions, emit func(Event)) (
 		if len(res.Tokens) == maxTokens {
 			break
 		}
-		if logits, err = d.Step(id); err != nil {
+		if id, margin, err = next(); err != nil {
 			return res, err
 		}
 	}

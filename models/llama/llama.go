@@ -116,6 +116,7 @@ type Session struct {
 	kn, vn       runtime.Tensor // [chunk, kvDim]: the chunk's keys and values before the cache rounds them
 	gate, up     runtime.Tensor // [chunk, FFN]
 	logits       runtime.Tensor // [1, vocab]
+	picked       bool           // a token was picked on the backend (PrefillPick)
 	closed       bool
 	owned        []runtime.Tensor
 }
@@ -248,21 +249,33 @@ func (s *Session) room(n int) error {
 // Prefill appends the rows of x (embeddings, [n, D]) to the cache and
 // returns the logits of the last row. x is not modified.
 func (s *Session) Prefill(x runtime.Tensor) ([]float32, error) {
-	b, d := s.m.b, s.m.Config.EmbeddingLength
-	if x.Cols() != d || x.Rows() == 0 {
-		return nil, fmt.Errorf("llama: prefill of %d x %d embeddings, want rows of %d", x.Rows(), x.Cols(), d)
-	}
-	if err := s.room(x.Rows()); err != nil {
+	if err := s.checkPrefill(x); err != nil {
 		return nil, err
 	}
-	chunk := s.x.Rows()
+	s.picked = false
+	n := s.prefill(x)
+	return s.logitsOf(n - 1)
+}
+
+func (s *Session) checkPrefill(x runtime.Tensor) error {
+	if d := s.m.Config.EmbeddingLength; x.Cols() != d || x.Rows() == 0 {
+		return fmt.Errorf("llama: prefill of %d x %d embeddings, want rows of %d", x.Rows(), x.Cols(), d)
+	}
+	return s.room(x.Rows())
+}
+
+// prefill runs x through the layers in chunks and returns the rows of the
+// last chunk (the last row's hidden state is row n-1 of s.x).
+func (s *Session) prefill(x runtime.Tensor) int {
+	b, chunk := s.m.b, s.x.Rows()
 	var n int
 	for off := 0; off < x.Rows(); off += n {
 		n = min(chunk, x.Rows()-off)
 		b.CopyRows(b.View(s.x, 0, n), b.View(x, off, n))
 		s.forward(n)
+		s.pos += n
 	}
-	return s.logitsOf(n - 1)
+	return n
 }
 
 // Step appends token id and returns its logits.
@@ -273,13 +286,83 @@ func (s *Session) Step(id int32) ([]float32, error) {
 	if err := s.room(1); err != nil {
 		return nil, err
 	}
+	s.picked = false
 	s.m.b.Gather(s.m.b.View(s.x, 0, 1), s.m.TokenEmbd, []int32{id})
 	s.forward(1)
+	s.pos++
 	return s.logitsOf(0)
 }
 
+// Greedy reports whether the session picks its own tokens (its backend is
+// a runtime.Picker): it is then a runtime.GreedyDecoder, and Generate
+// reads a token and its margin a step, never the logits.
+func (s *Session) Greedy() bool {
+	_, ok := s.m.b.(runtime.Picker)
+	return ok
+}
+
+var _ runtime.GreedyDecoder = (*Session)(nil)
+
+// PrefillPick is Prefill returning the greedy token of the last row.
+func (s *Session) PrefillPick(x runtime.Tensor) (int32, float32, error) {
+	p, ok := s.m.b.(runtime.Picker)
+	if !ok {
+		return 0, 0, fmt.Errorf("llama: the %s backend does not pick tokens", s.m.b.Name())
+	}
+	if err := s.checkPrefill(x); err != nil {
+		return 0, 0, err
+	}
+	n := s.prefill(x)
+	s.head(n - 1)
+	p.Pick(s.logits)
+	s.picked = true
+	return s.picked1(p)
+}
+
+// StepPicked appends the token picked last and picks the next: the token
+// never leaves the device between steps. On a backend that records steps
+// (runtime.StepRecorder: CUDA graphs) the step is one recorded unit.
+func (s *Session) StepPicked() (int32, float32, error) {
+	p, ok := s.m.b.(runtime.Picker)
+	if !ok || !s.picked {
+		return 0, 0, fmt.Errorf("llama: StepPicked before PrefillPick")
+	}
+	if err := s.room(1); err != nil {
+		return 0, 0, err
+	}
+	b := s.m.b
+	step := func() {
+		p.GatherPicked(b.View(s.x, 0, 1), s.m.TokenEmbd)
+		s.forward(1)
+		s.head(0)
+		p.Pick(s.logits)
+	}
+	if r, ok := b.(runtime.StepRecorder); ok {
+		if err := r.RunStep(step); err != nil {
+			return 0, 0, err
+		}
+	} else {
+		step()
+	}
+	s.pos++
+	return s.picked1(p)
+}
+
+// picked1 waits for the pick and checks the logits were finite.
+func (s *Session) picked1(p runtime.Picker) (int32, float32, error) {
+	id, margin, finite, err := p.Picked()
+	if err != nil {
+		return 0, 0, err
+	}
+	if !finite {
+		return 0, 0, fmt.Errorf("llama: non-finite logits at position %d", s.pos-1)
+	}
+	return id, margin, nil
+}
+
 // forward runs the first n rows of s.x through the layers at positions
-// [pos, pos+n) and appends their keys and values to the cache.
+// [pos, pos+n) and appends their keys and values to the cache; the caller
+// then advances pos (a recorded step may run forward more than once).
 func (s *Session) forward(n int) {
 	m, b, c := s.m, s.m.b, &s.m.Config
 	x, h, q, att := b.View(s.x, 0, n), b.View(s.h, 0, n), b.View(s.q, 0, n), b.View(s.att, 0, n)
@@ -311,15 +394,20 @@ func (s *Session) forward(n int) {
 		b.MatMul(h, gate, l.Down)
 		b.Add(x, x, h)
 	}
-	s.pos += n
+}
+
+// head computes the logits of row r of s.x (after forward) into s.logits.
+func (s *Session) head(r int) {
+	m, b := s.m, s.m.b
+	h := b.View(s.h, 0, 1)
+	b.RMSNorm(h, b.View(s.x, r, 1), m.OutputNorm, m.Config.RMSEps)
+	b.MatMul(s.logits, h, m.Output)
 }
 
 // logitsOf returns the logits of row r of s.x (after forward).
 func (s *Session) logitsOf(r int) ([]float32, error) {
 	m, b := s.m, s.m.b
-	h := b.View(s.h, 0, 1)
-	b.RMSNorm(h, b.View(s.x, r, 1), m.OutputNorm, m.Config.RMSEps)
-	b.MatMul(s.logits, h, m.Output)
+	s.head(r)
 	out := make([]float32, m.Config.VocabSize)
 	if err := b.Read(s.logits, out); err != nil {
 		return nil, err

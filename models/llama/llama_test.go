@@ -600,3 +600,79 @@ func maxAbsDiff(a, b []float32) float64 {
 	}
 	return d
 }
+
+// recorder is the CPU backend as a runtime.StepRecorder that counts the
+// steps it is given (the CUDA backend records them as graphs).
+type recorder struct {
+	*runtime.CPU
+	steps int
+}
+
+func (r *recorder) RunStep(fn func()) error { r.steps++; fn(); return nil }
+
+// logitsOnly hides the session's GreedyDecoder methods: Generate then
+// takes Argmax of the logits it reads.
+type logitsOnly struct{ runtime.Decoder }
+
+// TestPickedTokensMatchLogits runs generation both ways, with the tokens
+// picked on the backend (Session as a GreedyDecoder, each step through
+// StepRecorder) and with Argmax of the logits on the host, and wants the
+// same tokens and margins.
+func TestPickedTokensMatchLogits(t *testing.T) {
+	m0, f := open(t, tinyPath, 2)
+	cpu, err := runtime.NewCPU(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	rec := &recorder{CPU: cpu}
+	m, err := New(f, &m0.Config, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const steps = 12
+	run := func(greedy bool) runtime.Result {
+		s, err := m.NewSession(len(prompt)+steps, dtype.F16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if !s.Greedy() {
+			t.Fatal("a session on a Picker backend is not Greedy")
+		}
+		x, err := s.Embed(prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d runtime.Decoder = s
+		if !greedy {
+			d = logitsOnly{s}
+		}
+		res, err := runtime.Generate(d, x, runtime.GenerateOptions{MaxTokens: steps, EOS: -1, RepeatGuard: -1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	want := run(false)
+	if rec.steps != 0 {
+		t.Fatalf("the logits path recorded %d steps", rec.steps)
+	}
+	got := run(true)
+	if rec.steps != steps-1 {
+		t.Errorf("%d steps recorded, want %d", rec.steps, steps-1)
+	}
+	if fmt.Sprint(got.Tokens, got.Margins) != fmt.Sprint(want.Tokens, want.Margins) {
+		t.Fatalf("picked on the backend: %v %v; from the logits: %v %v", got.Tokens, got.Margins, want.Tokens, want.Margins)
+	}
+
+	// A picked step before any pick is refused.
+	s, err := m.NewSession(4, dtype.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.StepPicked(); err == nil {
+		t.Error("StepPicked before PrefillPick: no error")
+	}
+}
