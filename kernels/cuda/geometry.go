@@ -25,7 +25,7 @@ const (
 	gatherBlock = 128
 	// MaxHeadDim is the widest attention head k_attn takes (8 values a lane).
 	MaxHeadDim  = 256
-	argmaxBlock = 1024
+	pickBlock   = 1024
 )
 
 // Elementwise is the geometry of a grid-stride kernel over n values.
@@ -138,9 +138,9 @@ func FlashAttention(rows, heads, headDim int) (Launch, bool) {
 	return Launch{GridX: (rows + fattnRows - 1) / fattnRows, GridY: heads, Block: 128}, true
 }
 
-// Argmax is k_argmax's: one block of 1024 threads (the reduction's tree
-// needs a power of two).
-func Argmax() Launch { return Launch{GridX: 1, GridY: 1, Block: argmaxBlock} }
+// Pick is k_pick's: one block of 1024 threads (the reduction's tree needs
+// a power of two).
+func Pick() Launch { return Launch{GridX: 1, GridY: 1, Block: pickBlock} }
 
 // Copy16 is k_copy16's for n bytes (n a multiple of 16).
 func Copy16(n int) Launch {

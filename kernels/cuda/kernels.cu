@@ -205,27 +205,47 @@ GLOBAL void k_rope(float *x, const float *table, int rows, int heads, int hd, in
 	}
 }
 
-// k_argmax writes the index of x's largest value (the first of equals) to
-// out[0]: greedy decoding without the logits leaving the device. One block
+// k_pick chooses the greedy token of the logits x[0..n) on the device, as
+// runtime.Argmax does: out[0] the index of the largest value (the first
+// of equals; NaN never wins), out[1] its margin over the second largest
+// (float bits; 0 on a tie), out[2] how many values were NaN or infinite.
+// The next decode step gathers its embedding from out[0], so the logits
+// never leave the device and only these 12 bytes are read back. One block
 // of 1024 threads.
-GLOBAL void k_argmax(int *out, const float *x, int n) {
-	SHARED float bv[1024];
-	SHARED int bi[1024];
-	float v = -__builtin_inff();
-	int idx = 0x7fffffff;
-	for (int i = tid(); i < n; i += ntid())
-		if (x[i] > v) v = x[i], idx = i;
-	bv[tid()] = v, bi[tid()] = idx;
+DEVICE bool better(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
+GLOBAL void k_pick(int *out, const float *x, int n) {
+	SHARED float b1[1024], b2[1024];
+	SHARED int bi[1024], bad[1024];
+	float v1 = -__builtin_inff(), v2 = -__builtin_inff();
+	int i1 = 0x7fffffff, nb = 0;
+	for (int i = tid(); i < n; i += ntid()) {
+		float v = x[i];
+		if (v != v || __builtin_fabsf(v) == __builtin_inff()) nb++;
+		if (v != v) continue;
+		if (better(v, i, v1, i1)) v2 = v1, v1 = v, i1 = i; // v1 >= v2 always
+		else if (v > v2) v2 = v;
+	}
+	b1[tid()] = v1, b2[tid()] = v2, bi[tid()] = i1, bad[tid()] = nb;
 	bar();
 	for (int s = ntid() / 2; s > 0; s >>= 1) {
 		if (tid() < s) {
-			float o = bv[tid() + s];
-			int oi = bi[tid() + s];
-			if (o > bv[tid()] || (o == bv[tid()] && oi < bi[tid()])) bv[tid()] = o, bi[tid()] = oi;
+			int o = tid() + s;
+			float a1 = b1[tid()], a2 = b2[tid()], c1 = b1[o], c2 = b2[o];
+			int ai = bi[tid()], ci = bi[o];
+			// the winner's best, and the best of everything else second
+			if (better(c1, ci, a1, ai)) b1[tid()] = c1, bi[tid()] = ci, b2[tid()] = __builtin_fmaxf(c2, a1);
+			else b2[tid()] = __builtin_fmaxf(a2, c1);
+			bad[tid()] += bad[o];
 		}
 		bar();
 	}
-	if (tid() == 0) out[0] = bi[0];
+	if (tid() == 0) {
+		int i = bi[0];
+		float m = b2[0] == -__builtin_inff() ? 0.f : b1[0] - b2[0];
+		out[0] = i == 0x7fffffff ? 0 : i;
+		out[1] = __builtin_bit_cast(int, i == 0x7fffffff ? 0.f : m);
+		out[2] = bad[0];
+	}
 }
 
 // ---- weights: 32-value chunks of a row, decoded as ggml decodes them -----

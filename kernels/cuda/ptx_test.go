@@ -61,7 +61,7 @@ func TestGeometry(t *testing.T) {
 		{"matmul decode", MatMul(1, 11008), Launch{GridX: 2752, GridY: 1, Block: 128}},
 		{"matmul odd", MatMul(9, 5), Launch{GridX: 2, GridY: 2, Block: 128}},
 		{"matmul prefill", MatMul(1400, 4096), Launch{GridX: 1024, GridY: 175, Block: 128}},
-		{"argmax", Argmax(), Launch{GridX: 1, GridY: 1, Block: 1024}},
+		{"pick", Pick(), Launch{GridX: 1, GridY: 1, Block: 1024}},
 		{"gemm prefill", GEMM(1400, 4096), Launch{GridX: 64, GridY: 22, Block: 256}},
 		{"gemm odd", GEMM(17, 65), Launch{GridX: 2, GridY: 1, Block: 256}},
 		{"copy", Copy16(1 << 20), Launch{GridX: 256, GridY: 1, Block: 256}},

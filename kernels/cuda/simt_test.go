@@ -47,7 +47,7 @@ func floatBytes(v []float32) []byte {
 }
 
 // TestBlockKernelsOnHost runs kernels.cu's block kernels (RMSNorm,
-// LayerNorm, the matrix product for every weight type, attention, argmax)
+// LayerNorm, the matrix product for every weight type, attention, the greedy pick)
 // on the CPU, every simulated thread an OS thread synchronised as the GPU
 // would (testdata/host.h), launched with this package's geometry, against
 // the exact CPU backend.
@@ -190,15 +190,34 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		}
 	}
 
-	for _, n := range []int{1, 1000, 5000} {
-		v := randn(n, 1)
-		v[n/2] = 10
-		if n > 1 {
-			v[n-1] = 10 // a tie: the first index wins
+	// k_pick against runtime.Argmax: index, margin and the non-finite
+	// count, on ties, NaNs, infinities and vocabularies of any size.
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for i, tc := range []struct {
+		n   int
+		set map[int]float32
+	}{
+		{1, nil},
+		{1000, map[int]float32{500: 10, 999: 10}}, // a tie: the first index wins, margin 0
+		{5000, map[int]float32{4000: 10, 17: 9.5}},
+		{32000, map[int]float32{31999: 12, 3: nan, 9: 11}},
+		{2049, map[int]float32{2048: inf, 0: -inf}},
+		{3, map[int]float32{0: nan, 1: nan, 2: nan}},
+	} {
+		v := randn(tc.n, 1)
+		for j, x := range tc.set {
+			v[j] = x
 		}
-		got := simt(t, bin, 4, Argmax(), nil, 0, v, nil, nil)
-		if int(got[0]) != n/2 {
-			t.Errorf("argmax of %d: %v, want %d", n, got[0], n/2)
+		wantID, wantMargin := runtime.Argmax(v)
+		bad := 0
+		for _, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				bad++
+			}
+		}
+		got := simt(t, bin, 4, Pick(), nil, 0, v, nil, nil)
+		if int32(got[0]) != wantID || got[1] != wantMargin || int(got[2]) != bad {
+			t.Errorf("pick %d (%d values): %d, margin %g, %d non-finite; want %d, %g, %d", i, tc.n, int32(got[0]), got[1], int(got[2]), wantID, wantMargin, bad)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -32,7 +33,7 @@ type Backend struct {
 
 	ids     DevicePtr // Gather's ids (idsCap int32s)
 	idsCap  int
-	argmax  DevicePtr
+	pick    DevicePtr // k_pick's token, margin and non-finite count (12 bytes)
 	scratch DevicePtr // Write's and Read's staging for caches
 	scrCap  int
 	ropes   map[ropeKey]*ropeTable
@@ -40,6 +41,16 @@ type Backend struct {
 	xq    DevicePtr // MatMul's input rows quantized to Q8_1 (xqCap bytes)
 	xqCap int
 	exact bool // MatMul never quantizes its input (SetExactMatMul)
+
+	// RunStep's CUDA graph: recording is set while a step is captured
+	// (nothing may allocate or copy from the host then); the first step
+	// runs directly, so buffers and tables grow outside capture.
+	step       *Graph
+	stepped    bool
+	recording  bool
+	graphFails int
+	graphNote  string // why steps run without graphs, once they do
+	graphSteps int    // steps launched as graphs
 }
 
 var _ runtime.Backend = (*Backend)(nil)
@@ -132,7 +143,7 @@ func newBackend(c *Context) (*Backend, error) {
 		b.fn[k] = f
 	}
 	b.mapped = c.Device.Integrated && c.Device.CanMapHost && os.Getenv("MAIRA_CUDA_WEIGHTS") != "copy"
-	if b.argmax, err = b.alloc(4); err != nil {
+	if b.pick, err = b.alloc(16); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -152,7 +163,11 @@ func (b *Backend) Describe() string {
 	if b.mapped {
 		w = "weights mapped in place (shared memory)"
 	}
-	return fmt.Sprintf("cuda: %s (%s), %.1f GiB, driver %s, %s", d.Name, d.Arch(), float64(d.TotalMem)/(1<<30), d.DriverString(), w)
+	desc := fmt.Sprintf("cuda: %s (%s), %.1f GiB, driver %s, %s", d.Name, d.Arch(), float64(d.TotalMem)/(1<<30), d.DriverString(), w)
+	if b.graphNote != "" {
+		desc += "; " + b.graphNote
+	}
+	return desc
 }
 
 // Close frees the backend's memory and releases the context.
@@ -167,6 +182,10 @@ func (b *Backend) Close() error {
 	for _, r := range b.regs {
 		b.c.Unregister(r)
 	}
+	if b.step != nil {
+		b.step.Destroy()
+		b.step = nil
+	}
 	if b.mod != nil {
 		b.mod.Unload()
 	}
@@ -178,6 +197,9 @@ func (b *Backend) Close() error {
 }
 
 func (b *Backend) alloc(n int) (DevicePtr, error) {
+	if b.recording {
+		return 0, errRecording
+	}
 	p, err := b.c.Alloc(n)
 	if err != nil {
 		return 0, err
@@ -521,6 +543,10 @@ func (b *Backend) Gather(dst runtime.Tensor, table runtime.Weight, ids []int32) 
 		}
 		b.ids, b.idsCap = p, max(len(ids), 64)
 	}
+	if b.recording {
+		b.fail(errRecording) // ids from the host: GatherPicked is the recorded step's
+		return
+	}
 	b.fail(b.c.CopyToDevice(b.ids, unsafe.Slice((*byte)(unsafe.Pointer(&ids[0])), 4*len(ids))))
 	b.launch("k_gather_"+w.kern, kc.Gather(len(ids), w.cols), d.p, w.p, b.ids, w.cols)
 }
@@ -660,6 +686,9 @@ func (b *Backend) rope(k ropeKey, positions int) (*ropeTable, error) {
 	if r != nil && r.positions >= positions {
 		return r, nil
 	}
+	if b.recording {
+		return nil, errRecording
+	}
 	n := max(4096, positions)
 	if r != nil {
 		n = max(n, 2*r.positions)
@@ -745,17 +774,94 @@ func (b *Backend) Attention(dst, q, k, v runtime.Tensor, a runtime.Attn) {
 	b.launch(name, l, d.p, d.cols, qt.p, qt.cols, kp, vp, ld, headStride, hd, a.Heads, a.Heads/a.KVHeads, kt.rows, causal, a.Pos0, scale)
 }
 
-// Argmax returns the index of the largest value of row 0 of x, computed
-// on the device (greedy decoding reads back 4 bytes, not the logits).
-func (b *Backend) Argmax(x runtime.Tensor) (int, error) {
-	t := b.t(x)
-	b.launch("k_argmax", kc.Argmax(), b.argmax, t.p, t.cols)
-	var out [4]byte
-	if err := b.c.CopyToHost(out[:], b.argmax); err != nil {
-		return 0, err
+var _ runtime.Picker = (*Backend)(nil)
+
+// Pick queues k_pick on row 0 of logits: the greedy token stays on the
+// device for GatherPicked, and Picked reads back 12 bytes.
+func (b *Backend) Pick(logits runtime.Tensor) {
+	t := b.t(logits)
+	b.launch("k_pick", kc.Pick(), b.pick, t.p, t.cols)
+}
+
+// GatherPicked gathers table's row of the picked token, the id read on
+// the device.
+func (b *Backend) GatherPicked(dst runtime.Tensor, table runtime.Weight) {
+	d, w := b.t(dst), b.w(table)
+	if d.cols != w.cols || w.kern == "f32s" {
+		panic(fmt.Sprintf("cuda: GatherPicked of %s (%d wide) into %d x %d", w.name, w.cols, d.rows, d.cols))
+	}
+	b.launch("k_gather_"+w.kern, kc.Gather(1, w.cols), d.p, w.p, b.pick, w.cols)
+}
+
+// Picked waits for the last Pick and returns its token and margin.
+func (b *Backend) Picked() (int32, float32, bool, error) {
+	var out [12]byte
+	if err := b.c.CopyToHost(out[:], b.pick); err != nil {
+		return 0, 0, false, err
 	}
 	if err := b.Sync(); err != nil {
-		return 0, err
+		return 0, 0, false, err
 	}
-	return int(int32(uint32(out[0]) | uint32(out[1])<<8 | uint32(out[2])<<16 | uint32(out[3])<<24)), nil
+	id := int32(binary.LittleEndian.Uint32(out[0:]))
+	margin := math.Float32frombits(binary.LittleEndian.Uint32(out[4:]))
+	return id, margin, binary.LittleEndian.Uint32(out[8:]) == 0, nil
 }
+
+// errRecording is what an op that must allocate or copy from the host
+// fails with while a step is being recorded; RunStep then runs the step
+// directly.
+var errRecording = errors.New("cuda: an allocation or host copy inside a recorded step")
+
+var _ runtime.StepRecorder = (*Backend)(nil)
+
+// maxGraphFails is how many failed recordings turn step graphs off.
+const maxGraphFails = 3
+
+// RunStep runs a decode step as a CUDA graph: fn's launches are captured
+// (not run), the graph of the previous step is updated in place with the
+// new parameters (positions change; cuGraphExecUpdate keeps the
+// instantiation) or instantiated when the update is refused, and launched
+// with one call. The first step runs directly: the buffers and tables it
+// grows are then in place, and capture never allocates. A recording that
+// fails runs nothing; fn then runs directly, and after maxGraphFails
+// failures graphs are off (graphNote says why).
+func (b *Backend) RunStep(fn func()) error {
+	if !b.stepped || b.graphFails >= maxGraphFails || !b.c.HasGraphs() {
+		b.stepped = true
+		fn()
+		return nil
+	}
+	before := b.err
+	rec := func() error {
+		b.recording = true
+		defer func() { b.recording = false }()
+		fn()
+		if b.err != before {
+			return b.err
+		}
+		return nil
+	}
+	var err error
+	if b.step == nil {
+		b.step, err = b.c.Capture(rec)
+	} else {
+		err = b.c.Recapture(b.step, rec)
+	}
+	if err != nil {
+		b.err = before // nothing ran
+		if b.step != nil {
+			b.step.Destroy()
+			b.step = nil
+		}
+		if b.graphFails++; b.graphFails >= maxGraphFails {
+			b.graphNote = "decode steps without CUDA graphs: " + err.Error()
+		}
+		fn()
+		return nil
+	}
+	b.graphSteps++
+	return b.step.Launch()
+}
+
+// GraphSteps returns how many decode steps ran as CUDA graphs.
+func (b *Backend) GraphSteps() int { return b.graphSteps }

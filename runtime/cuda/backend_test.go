@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"maira/kernels"
@@ -335,21 +336,34 @@ func TestGraph(t *testing.T) {
 	}
 }
 
-func TestArgmax(t *testing.T) {
+// TestPick holds k_pick to runtime.Argmax (token and margin, ties, NaN)
+// and GatherPicked to Gather of the picked row.
+func TestPick(t *testing.T) {
 	_, g := backends(t)
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, n := range []int{1, 1000, 32207} {
 		v := randn(r, n, 1)
-		best := 0
-		for i := range v {
-			if v[i] > v[best] {
-				best = i
-			}
+		if n > 10 {
+			v[3], v[n-1] = 9, 9 // a tie: the first wins, margin 0
+			v[5] = float32(math.NaN())
 		}
-		got, err := g.Argmax(tensor(t, g, 1, n, v))
-		if err != nil || got != best {
-			t.Errorf("argmax of %d: %d, %v; want %d", n, got, err, best)
+		wantID, wantMargin := runtime.Argmax(v)
+		g.Pick(tensor(t, g, 1, n, v))
+		id, margin, finite, err := g.Picked()
+		if err != nil || id != wantID || margin != wantMargin || finite != (n <= 10) {
+			t.Errorf("pick of %d: %d, %g, finite %v, %v; want %d, %g", n, id, margin, finite, err, wantID, wantMargin)
 		}
+	}
+	data := encode(t, dtype.Q8_0, randn(r, 50*64, 1), 50, 64)
+	v := make([]float32, 50)
+	v[37] = 1
+	g.Pick(tensor(t, g, 1, 50, v))
+	w := weight(t, g, "e", dtype.Q8_0, 50, 64, data)
+	got, want := tensor(t, g, 1, 64, nil), tensor(t, g, 1, 64, nil)
+	g.GatherPicked(got, w)
+	g.Gather(want, w, []int32{37})
+	if a, b := read(t, g, got), read(t, g, want); fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("GatherPicked of row 37: %v, Gather: %v", a, b)
 	}
 }
 
@@ -448,6 +462,37 @@ func decode(t *testing.T, path string, b runtime.Backend) ([]float32, []int32) {
 		toks = append(toks, int32(best))
 		if logits, err = s.Step(int32(best)); err != nil {
 			t.Fatal(err)
+		}
+	}
+
+	// Generate picks the tokens on the backend (on the GPU: k_pick, each
+	// step after the first a CUDA graph): the same tokens.
+	s2, err := m.LLM.NewSession(len(ids)+16, dtype.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	x2, err := s2.Embed(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Free(x2)
+	graphs := 0
+	gb, gpu := b.(*cuda.Backend)
+	if gpu {
+		graphs = gb.GraphSteps()
+	}
+	res, err := runtime.Generate(s2, x2, runtime.GenerateOptions{MaxTokens: 16, EOS: -1, RepeatGuard: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Tokens) != fmt.Sprint(toks) {
+		t.Errorf("%s: tokens picked on the backend %v, from its logits %v", b.Name(), res.Tokens, toks)
+	}
+	if gpu {
+		// (the backend's first step ever runs directly)
+		if n := gb.GraphSteps() - graphs; gb.Context().HasGraphs() && (n < 14 || strings.Contains(gb.Describe(), "without CUDA graphs")) {
+			t.Errorf("%d of 15 decode steps ran as CUDA graphs; %s", n, gb.Describe())
 		}
 	}
 	return first, toks

@@ -167,6 +167,16 @@ type driver struct {
 	cuGraphLaunch               func(e, s uintptr) result
 	cuGraphExecDestroy          func(e uintptr) result
 	cuGraphDestroy              func(g uintptr) result
+	// cuGraphExecUpdate_v2 (CUDA 12: a result-info struct) or, on older
+	// drivers, cuGraphExecUpdate (CUDA 11: error node and result apart).
+	cuGraphExecUpdateV2 func(e, g uintptr, info *graphUpdateInfo) result
+	cuGraphExecUpdateV1 func(e, g uintptr, errNode *uintptr, res *uint32) result
+}
+
+// graphUpdateInfo is CUgraphExecUpdateResultInfo.
+type graphUpdateInfo struct {
+	result             uint32
+	errNode, errorFrom uintptr
 }
 
 var (

@@ -85,5 +85,7 @@ func (d *driver) symbols() []struct {
 		{&d.cuGraphLaunch, "cuGraphLaunch", true},
 		{&d.cuGraphExecDestroy, "cuGraphExecDestroy", true},
 		{&d.cuGraphDestroy, "cuGraphDestroy", true},
+		{&d.cuGraphExecUpdateV2, "cuGraphExecUpdate_v2", true},
+		{&d.cuGraphExecUpdateV1, "cuGraphExecUpdate", true},
 	}
 }

@@ -243,25 +243,11 @@ func (c *Context) HasGraphs() bool {
 // copies between device addresses; nothing that waits for the stream) as
 // a graph instead of running it.
 func (c *Context) Capture(record func() error) (*Graph, error) {
-	if !c.HasGraphs() {
-		return nil, fmt.Errorf("cuda: this driver has no CUDA graphs")
-	}
-	const relaxed = 2 // CU_STREAM_CAPTURE_MODE_RELAXED
-	if err := c.Do(func() error { return check("cuStreamBeginCapture_v2", c.d.cuStreamBeginCapture(c.stream, relaxed)) }); err != nil {
-		return nil, err
-	}
-	rerr := record()
-	g := &Graph{c: c}
-	err := c.Do(func() error { return check("cuStreamEndCapture", c.d.cuStreamEndCapture(c.stream, &g.graph)) })
-	if rerr != nil {
-		if g.graph != 0 {
-			c.Do(func() error { c.d.cuGraphDestroy(g.graph); return nil })
-		}
-		return nil, rerr
-	}
+	graph, err := c.capture(record)
 	if err != nil {
 		return nil, err
 	}
+	g := &Graph{c: c, graph: graph}
 	if err := c.Do(func() error {
 		return check("cuGraphInstantiateWithFlags", c.d.cuGraphInstantiateWithFlags(&g.exe, g.graph, 0))
 	}); err != nil {
@@ -269,6 +255,66 @@ func (c *Context) Capture(record func() error) (*Graph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// capture returns the graph of what record queues.
+func (c *Context) capture(record func() error) (uintptr, error) {
+	if !c.HasGraphs() {
+		return 0, fmt.Errorf("cuda: this driver has no CUDA graphs")
+	}
+	const relaxed = 2 // CU_STREAM_CAPTURE_MODE_RELAXED
+	if err := c.Do(func() error { return check("cuStreamBeginCapture_v2", c.d.cuStreamBeginCapture(c.stream, relaxed)) }); err != nil {
+		return 0, err
+	}
+	rerr := record()
+	var graph uintptr
+	err := c.Do(func() error { return check("cuStreamEndCapture", c.d.cuStreamEndCapture(c.stream, &graph)) })
+	if rerr != nil || err != nil {
+		if graph != 0 {
+			c.Do(func() error { c.d.cuGraphDestroy(graph); return nil })
+		}
+		if rerr != nil {
+			return 0, rerr
+		}
+		return 0, err
+	}
+	return graph, nil
+}
+
+// Recapture records what record queues and makes g replay it: the same
+// launches with new parameters (a decode step at the next position)
+// update g's instantiation in place (cuGraphExecUpdate, far cheaper than
+// instantiating); anything else, or a driver without the update, gets a
+// new instantiation.
+func (c *Context) Recapture(g *Graph, record func() error) error {
+	graph, err := c.capture(record)
+	if err != nil {
+		return err
+	}
+	return c.Do(func() error {
+		updated := false
+		switch {
+		case c.d.cuGraphExecUpdateV2 != nil:
+			var info graphUpdateInfo
+			updated = c.d.cuGraphExecUpdateV2(g.exe, graph, &info) == 0
+		case c.d.cuGraphExecUpdateV1 != nil:
+			var node uintptr
+			var res uint32
+			updated = c.d.cuGraphExecUpdateV1(g.exe, graph, &node, &res) == 0
+		}
+		if !updated {
+			var exe uintptr
+			if err := check("cuGraphInstantiateWithFlags", c.d.cuGraphInstantiateWithFlags(&exe, graph, 0)); err != nil {
+				c.d.cuGraphDestroy(graph)
+				return err
+			}
+			c.d.cuGraphExecDestroy(g.exe)
+			g.exe = exe
+		}
+		c.d.cuGraphDestroy(g.graph)
+		g.graph = graph
+		return nil
+	})
 }
 
 // Launch queues the graph on the context's stream.

@@ -1,5 +1,5 @@
 // Host harness for TestBlockKernelsOnHost: kernels.cu's block kernels
-// (norms, matrix product, attention, argmax) run on the CPU with threads
+// (norms, matrix product, attention, the greedy pick) run on the CPU with threads
 // and barriers standing in for the GPU's (testdata/host.h), launched with
 // the geometry the Go side computes.
 // stdin: int32 op, int32 p[10], float f, int32 na, nb, nc, na floats, nb
@@ -72,10 +72,11 @@ int main() {
 		});
 		break;
 	}
-	case 4: { // argmax of a
-		int idx = -1;
-		host_launch(gx, gy, nt, [&] { k_argmax(&idx, a, na); });
-		n = 1, out = (float *)calloc(1, 4), out[0] = (float)idx;
+	case 4: { // k_pick of a: index, margin, non-finite count
+		int r[3] = {-1, 0, -1};
+		host_launch(gx, gy, nt, [&] { k_pick(r, a, na); });
+		n = 3, out = (float *)calloc(3, 4);
+		out[0] = (float)r[0], out[1] = __builtin_bit_cast(float, r[1]), out[2] = (float)r[2];
 		break;
 	}
 	case 5: { // decode GEMV on Q8_1: a = x (1 x k), b = weight bytes; p[3] = type
