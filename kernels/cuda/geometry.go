@@ -24,8 +24,8 @@ const (
 	attnWarps   = 4
 	gatherBlock = 128
 	// MaxHeadDim is the widest attention head k_attn takes (8 values a lane).
-	MaxHeadDim  = 256
-	pickBlock   = 1024
+	MaxHeadDim = 256
+	pickBlock  = 1024
 )
 
 // Elementwise is the geometry of a grid-stride kernel over n values.
