@@ -23,14 +23,18 @@ type Picker interface {
 
 // StepRecorder is a Backend that can record the ops of a decode step and
 // replay them as one unit (a CUDA graph: hundreds of kernels launched by
-// one call, the GPU never waiting on the host between them).
+// one call, the GPU never waiting on the host between them), recording
+// the next step ahead while the device computes this one.
 type StepRecorder interface {
-	// RunStep issues the ops fn issues, recording them or replaying an
-	// updated recording of an earlier call. fn must issue the same ops
-	// with the same shapes on every call (their positions may change),
-	// and do nothing else: it may be run more than once in a call (a
-	// recording that fails is run again directly).
-	RunStep(fn func()) error
+	// RunStep issues the ops step(pos) issues: directly, or replaying a
+	// recording. When next is true it may also record step(pos+1), to
+	// replay when called again with the same key (which names the
+	// session; its buffers must stay allocated while it steps) and
+	// pos+1. step must issue the same ops with the same shapes for every
+	// position, and nothing else: a recording runs nothing, and a failed
+	// one is run directly. The caller waits for each step's results
+	// (Picker.Picked) before the next RunStep.
+	RunStep(key any, pos int, next bool, step func(pos int)) error
 }
 
 // GreedyDecoder is a Decoder that picks its greedy tokens itself (on its

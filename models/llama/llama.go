@@ -272,7 +272,7 @@ func (s *Session) prefill(x runtime.Tensor) int {
 	for off := 0; off < x.Rows(); off += n {
 		n = min(chunk, x.Rows()-off)
 		b.CopyRows(b.View(s.x, 0, n), b.View(x, off, n))
-		s.forward(n)
+		s.forward(n, s.pos)
 		s.pos += n
 	}
 	return n
@@ -288,7 +288,7 @@ func (s *Session) Step(id int32) ([]float32, error) {
 	}
 	s.picked = false
 	s.m.b.Gather(s.m.b.View(s.x, 0, 1), s.m.TokenEmbd, []int32{id})
-	s.forward(1)
+	s.forward(1, s.pos)
 	s.pos++
 	return s.logitsOf(0)
 }
@@ -331,18 +331,20 @@ func (s *Session) StepPicked() (int32, float32, error) {
 		return 0, 0, err
 	}
 	b := s.m.b
-	step := func() {
+	step := func(pos int) {
 		p.GatherPicked(b.View(s.x, 0, 1), s.m.TokenEmbd)
-		s.forward(1)
+		s.forward(1, pos)
 		s.head(0)
 		p.Pick(s.logits)
 	}
 	if r, ok := b.(runtime.StepRecorder); ok {
-		if err := r.RunStep(step); err != nil {
+		// the step after this one may be recorded ahead when there is
+		// room for it
+		if err := r.RunStep(s, s.pos, s.pos+2 <= s.max, step); err != nil {
 			return 0, 0, err
 		}
 	} else {
-		step()
+		step(s.pos)
 	}
 	s.pos++
 	return s.picked1(p)
@@ -362,12 +364,12 @@ func (s *Session) picked1(p runtime.Picker) (int32, float32, error) {
 
 // forward runs the first n rows of s.x through the layers at positions
 // [pos, pos+n) and appends their keys and values to the cache; the caller
-// then advances pos (a recorded step may run forward more than once).
-func (s *Session) forward(n int) {
+// then advances s.pos (a step recorded ahead runs at s.pos+1).
+func (s *Session) forward(n, pos int) {
 	m, b, c := s.m, s.m.b, &s.m.Config
 	x, h, q, att := b.View(s.x, 0, n), b.View(s.h, 0, n), b.View(s.q, 0, n), b.View(s.att, 0, n)
 	gate, up := b.View(s.gate, 0, n), b.View(s.up, 0, n)
-	attn := runtime.Attn{Heads: c.HeadCount, KVHeads: c.HeadCountKV, Causal: true, Pos0: s.pos}
+	attn := runtime.Attn{Heads: c.HeadCount, KVHeads: c.HeadCountKV, Causal: true, Pos0: pos}
 	k, v := b.View(s.kn, 0, n), b.View(s.vn, 0, n)
 	for i := range m.Layers {
 		l := &m.Layers[i]
@@ -378,11 +380,11 @@ func (s *Session) forward(n int) {
 		b.MatMul(q, h, l.Q)
 		b.MatMul(k, h, l.K)
 		b.MatMul(v, h, l.V)
-		b.RoPE(q, c.HeadCount, s.pos, m.rope)
-		b.RoPE(k, c.HeadCountKV, s.pos, m.rope)
-		b.CopyRows(b.View(s.k[i], s.pos, n), k)
-		b.CopyRows(b.View(s.v[i], s.pos, n), v)
-		b.Attention(att, q, b.View(s.k[i], 0, s.pos+n), b.View(s.v[i], 0, s.pos+n), attn)
+		b.RoPE(q, c.HeadCount, pos, m.rope)
+		b.RoPE(k, c.HeadCountKV, pos, m.rope)
+		b.CopyRows(b.View(s.k[i], pos, n), k)
+		b.CopyRows(b.View(s.v[i], pos, n), v)
+		b.Attention(att, q, b.View(s.k[i], 0, pos+n), b.View(s.v[i], 0, pos+n), attn)
 		b.MatMul(h, att, l.O)
 		b.Add(x, x, h)
 

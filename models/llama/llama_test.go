@@ -608,7 +608,15 @@ type recorder struct {
 	steps int
 }
 
-func (r *recorder) RunStep(fn func()) error { r.steps++; fn(); return nil }
+func (r *recorder) RunStep(key any, pos int, next bool, step func(int)) error {
+	r.steps++
+	s := key.(*Session)
+	if pos != s.Pos() || next != (pos+2 <= s.Max()) {
+		return fmt.Errorf("RunStep at %d (next %v) of a session at %d of %d", pos, next, s.Pos(), s.Max())
+	}
+	step(pos)
+	return nil
+}
 
 // logitsOnly hides the session's GreedyDecoder methods: Generate then
 // takes Argmax of the logits it reads.

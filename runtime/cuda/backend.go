@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"unsafe"
 
 	kc "maira/kernels/cuda"
@@ -31,23 +32,26 @@ type Backend struct {
 	regs   []*Registered
 	spans  []span // host pages already registered
 
-	ids     DevicePtr // Gather's ids (idsCap int32s)
+	ids     DevicePtr // Gather's ids (idsCap bytes)
 	idsCap  int
 	pick    DevicePtr // k_pick's token, margin and non-finite count (12 bytes)
 	scratch DevicePtr // Write's and Read's staging for caches
 	scrCap  int
 	ropes   map[ropeKey]*ropeTable
 
-	xq    DevicePtr // MatMul's input rows quantized to Q8_1 (xqCap bytes)
-	xqCap int
-	exact bool // MatMul never quantizes its input (SetExactMatMul)
+	xq     DevicePtr // MatMul's input rows quantized to Q8_1 (xqCap bytes)
+	xqCap  int
+	xqFrom *tensor // the tensor xq holds, until anything else is queued
+	exact  bool    // MatMul never quantizes its input (SetExactMatMul)
 
-	// RunStep's CUDA graph: recording is set while a step is captured
+	// RunStep's CUDA graphs: recording is set while a step is captured
 	// (nothing may allocate or copy from the host then); the first step
 	// runs directly, so buffers and tables grow outside capture.
-	step       *Graph
+	steps      [2]*Graph
+	ready      *stepAhead // the step recorded ahead, if any
 	stepped    bool
 	recording  bool
+	direct     bool // inside Context.Direct: launches call the driver on this thread
 	graphFails int
 	graphNote  string // why steps run without graphs, once they do
 	graphSteps int    // steps launched as graphs
@@ -182,9 +186,12 @@ func (b *Backend) Close() error {
 	for _, r := range b.regs {
 		b.c.Unregister(r)
 	}
-	if b.step != nil {
-		b.step.Destroy()
-		b.step = nil
+	b.ready = nil
+	for i, g := range b.steps {
+		if g != nil {
+			g.Destroy()
+			b.steps[i] = nil
+		}
 	}
 	if b.mod != nil {
 		b.mod.Unload()
@@ -215,13 +222,26 @@ func (b *Backend) fail(err error) {
 	}
 }
 
-// launch queues kernel name with geometry l.
+// launch queues kernel name with geometry l. Any kernel may write the
+// tensor MatMul's quantized input came from, so that is forgotten.
 func (b *Backend) launch(name string, l kc.Launch, args ...any) {
+	b.xqFrom = nil
+	b.launchKeep(name, l, args...)
+}
+
+// launchKeep is launch for the quantized products, which leave MatMul's
+// quantized input valid.
+func (b *Backend) launchKeep(name string, l kc.Launch, args ...any) {
 	f := b.fn[name]
 	if f == nil {
 		panic("cuda: no kernel " + name)
 	}
-	b.fail(f.Launch(Grid{Grid: Dim3{X: l.GridX, Y: l.GridY}, Block: Dim3{X: l.Block}, Shared: l.Shared}, args...))
+	g := Grid{Grid: Dim3{X: l.GridX, Y: l.GridY}, Block: Dim3{X: l.Block}, Shared: l.Shared}
+	if b.direct {
+		b.fail(f.LaunchDirect(g, args...))
+		return
+	}
+	b.fail(f.Launch(g, args...))
 }
 
 // Supports reports the types the kernels decode.
@@ -359,8 +379,7 @@ func (b *Backend) Free(t runtime.Tensor) {
 		return
 	}
 	if _, ok := b.allocs[x.p]; ok {
-		b.fail(b.c.Free(x.p))
-		delete(b.allocs, x.p)
+		b.release(x.p)
 	}
 	x.owned = false
 }
@@ -424,19 +443,37 @@ func floatBytes(f []float32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
 }
 
+// grow makes *p a buffer of at least n bytes (*size its bytes), replacing
+// a smaller one.
+func (b *Backend) grow(p *DevicePtr, size *int, n int) error {
+	if n <= *size {
+		return nil
+	}
+	if *p != 0 {
+		b.release(*p)
+		*p, *size = 0, 0
+	}
+	q, err := b.alloc(n)
+	if err != nil {
+		return err
+	}
+	*p, *size = q, n
+	return nil
+}
+
+// release frees device memory the backend allocated. A step recorded
+// ahead may point into it, so that recording is dropped.
+func (b *Backend) release(p DevicePtr) {
+	b.ready = nil
+	b.xqFrom = nil
+	b.fail(b.c.Free(p))
+	delete(b.allocs, p)
+}
+
 // staging returns n floats of device scratch (Write and Read of caches).
 func (b *Backend) staging(n int) (DevicePtr, error) {
-	if n > b.scrCap {
-		if b.scratch != 0 {
-			b.c.Free(b.scratch)
-			delete(b.allocs, b.scratch)
-		}
-		p, err := b.alloc(4 * n)
-		if err != nil {
-			b.scratch, b.scrCap = 0, 0
-			return 0, err
-		}
-		b.scratch, b.scrCap = p, n
+	if err := b.grow(&b.scratch, &b.scrCap, 4*n); err != nil {
+		return 0, err
 	}
 	return b.scratch, nil
 }
@@ -458,6 +495,7 @@ func (b *Backend) Write(dst runtime.Tensor, src []float32) error {
 	if len(src) != x.rows*x.cols {
 		return fmt.Errorf("write of %d values into a %d x %d tensor", len(src), x.rows, x.cols)
 	}
+	b.xqFrom = nil
 	if x.kv == nil {
 		return b.c.CopyToDevice(x.p, floatBytes(src))
 	}
@@ -514,6 +552,7 @@ func (b *Backend) CopyRows(dst, src runtime.Tensor) {
 		b.kvStore(d, s.p)
 		return
 	}
+	b.xqFrom = nil
 	b.fail(b.c.CopyDevice(d.p, s.p, 4*s.rows*s.cols))
 }
 
@@ -531,17 +570,9 @@ func (b *Backend) Gather(dst runtime.Tensor, table runtime.Weight, ids []int32) 
 	if w.kern == "f32s" {
 		panic(fmt.Sprintf("cuda: Gather from %s, whose rows of %d do not split into chunks of 32", w.name, w.cols))
 	}
-	if len(ids) > b.idsCap {
-		if b.ids != 0 {
-			b.c.Free(b.ids)
-			delete(b.allocs, b.ids)
-		}
-		p, err := b.alloc(4 * max(len(ids), 64))
-		if err != nil {
-			b.fail(err)
-			return
-		}
-		b.ids, b.idsCap = p, max(len(ids), 64)
+	if err := b.grow(&b.ids, &b.idsCap, 4*max(len(ids), 64)); err != nil {
+		b.fail(err)
+		return
 	}
 	if b.recording {
 		b.fail(errRecording) // ids from the host: GatherPicked is the recorded step's
@@ -570,26 +601,22 @@ func (b *Backend) MatMul(dst, x runtime.Tensor, w runtime.Weight) {
 		panic(fmt.Sprintf("cuda: MatMul of %d x %d by %s (%d x %d) into %d x %d", xi.rows, xi.cols, m.name, m.rows, m.cols, d.rows, d.cols))
 	}
 	if !b.exact && kc.SupportsQ(m.kern, m.cols) {
-		if n := xi.rows * kc.Q8_1Bytes(m.cols); n > b.xqCap {
-			if b.xq != 0 {
-				b.c.Free(b.xq)
-				delete(b.allocs, b.xq)
-				b.xq, b.xqCap = 0, 0
-			}
-			p, err := b.alloc(n)
-			if err != nil {
+		// Q, K and V (and gate and up) read the same input: it is
+		// quantized once, as long as nothing was queued since but these
+		// products, which do not write it.
+		if b.xqFrom != xi {
+			if err := b.grow(&b.xq, &b.xqCap, xi.rows*kc.Q8_1Bytes(m.cols)); err != nil {
 				b.fail(err)
 				return
 			}
-			b.xq, b.xqCap = p, n
+			b.launch("k_quantize_q8_1", kc.QuantizeRowsQ8_1(xi.rows, m.cols), b.xq, xi.p, m.cols)
+			b.xqFrom = xi
 		}
 		if xi.rows == 1 {
-			b.launch("k_quantize_q8_1", kc.QuantizeQ8_1(m.cols), b.xq, xi.p, m.cols)
-			b.launch("k_mmq_"+m.kern, kc.MatMulQ(m.rows), d.p, b.xq, m.p, m.cols, m.rows)
+			b.launchKeep("k_mmq_"+m.kern, kc.MatMulQ(m.rows), d.p, b.xq, m.p, m.cols, m.rows)
 			return
 		}
-		b.launch("k_quantize_q8_1", kc.QuantizeRowsQ8_1(xi.rows, m.cols), b.xq, xi.p, m.cols)
-		b.launch("k_gemmq_"+m.kern, kc.GEMMQ(xi.rows, m.rows), d.p, b.xq, m.p, xi.rows, xi.cols, m.rows)
+		b.launchKeep("k_gemmq_"+m.kern, kc.GEMMQ(xi.rows, m.rows), d.p, b.xq, m.p, xi.rows, xi.cols, m.rows)
 		return
 	}
 	if xi.rows >= kc.GEMMRows && m.kern != "f32s" {
@@ -692,8 +719,7 @@ func (b *Backend) rope(k ropeKey, positions int) (*ropeTable, error) {
 	n := max(4096, positions)
 	if r != nil {
 		n = max(n, 2*r.positions)
-		b.c.Free(r.p)
-		delete(b.allocs, r.p)
+		b.release(r.p)
 	}
 	host := RopeTable(n, k.hd, k.theta, k.factor)
 	p, err := b.alloc(4 * len(host))
@@ -817,24 +843,81 @@ var _ runtime.StepRecorder = (*Backend)(nil)
 // maxGraphFails is how many failed recordings turn step graphs off.
 const maxGraphFails = 3
 
-// RunStep runs a decode step as a CUDA graph: fn's launches are captured
-// (not run), the graph of the previous step is updated in place with the
-// new parameters (positions change; cuGraphExecUpdate keeps the
-// instantiation) or instantiated when the update is refused, and launched
-// with one call. The first step runs directly: the buffers and tables it
-// grows are then in place, and capture never allocates. A recording that
-// fails runs nothing; fn then runs directly, and after maxGraphFails
-// failures graphs are off (graphNote says why).
-func (b *Backend) RunStep(fn func()) error {
-	if !b.stepped || b.graphFails >= maxGraphFails || !b.c.HasGraphs() {
-		b.stepped = true
-		fn()
-		return nil
+// RunStep runs decode step pos as a CUDA graph and, when next, records
+// step pos+1 ahead, while the device computes this one, so the host's
+// recording (hundreds of captured launches and an update: as long as the
+// whole step's GPU work on a big GPU) is off the critical path. A step
+// recorded ahead for the same key and pos is launched with one call;
+// otherwise step(pos) is captured now. Recordings alternate between two
+// graphs, so the one being updated is never the one running (the caller
+// waits for each step, Picked, before the next RunStep); an update keeps
+// the instantiation (cuGraphExecUpdate: the same launches, new
+// parameters) or instantiates anew when refused.
+//
+// The backend's first step runs directly: the buffers and tables it grows
+// are then in place, and capture never allocates. A recording that fails
+// runs nothing (the step then runs directly), and after maxGraphFails
+// failures graphs are off (Describe says why). Freeing device memory
+// drops a recording made ahead. The whole call runs inside
+// Context.Direct: its launches call the driver from this thread, without
+// a hop each.
+func (b *Backend) RunStep(key any, pos int, next bool, step func(pos int)) error {
+	return b.c.Direct(func() error {
+		b.direct = true
+		defer func() { b.direct = false }()
+		return b.runStep(key, pos, next, step)
+	})
+}
+
+// stepAhead is a step recorded ahead: which, at which position, in which
+// of the two graphs.
+type stepAhead struct {
+	key  any
+	pos  int
+	slot int
+}
+
+func (b *Backend) runStep(key any, pos int, next bool, step func(int)) error {
+	graphs := b.graphFails < maxGraphFails && b.c.HasGraphs()
+	ready := b.ready
+	b.ready = nil
+	running := -1 // the graph launched by this call
+	switch {
+	case graphs && ready != nil && ready.key == key && ready.pos == pos:
+		running = ready.slot
+	case graphs && b.stepped && b.record(0, func() { step(pos) }):
+		running = 0
+	default:
+		step(pos)
 	}
+	b.stepped = true
+	if running >= 0 {
+		if err := b.steps[running].Launch(); err != nil {
+			return err
+		}
+		b.graphSteps++
+	}
+	if graphs && next {
+		slot := 1
+		if running == 1 {
+			slot = 0
+		}
+		if b.record(slot, func() { step(pos + 1) }) {
+			b.ready = &stepAhead{key: key, pos: pos + 1, slot: slot}
+		}
+	}
+	return nil
+}
+
+// record captures fn's launches into graph slot (instantiated, or
+// updated in place), running nothing. It reports whether it succeeded;
+// a failure is counted and its error kept for Describe.
+func (b *Backend) record(slot int, fn func()) bool {
 	before := b.err
 	rec := func() error {
 		b.recording = true
-		defer func() { b.recording = false }()
+		b.xqFrom = nil // the graph quantizes its own inputs
+		defer func() { b.recording, b.xqFrom = false, nil }()
 		fn()
 		if b.err != before {
 			return b.err
@@ -842,25 +925,31 @@ func (b *Backend) RunStep(fn func()) error {
 		return nil
 	}
 	var err error
-	if b.step == nil {
-		b.step, err = b.c.Capture(rec)
+	if b.steps[slot] == nil {
+		b.steps[slot], err = b.c.Capture(rec)
 	} else {
-		err = b.c.Recapture(b.step, rec)
+		err = b.c.Recapture(b.steps[slot], rec)
 	}
-	if err != nil {
-		b.err = before // nothing ran
-		if b.step != nil {
-			b.step.Destroy()
-			b.step = nil
-		}
-		if b.graphFails++; b.graphFails >= maxGraphFails {
-			b.graphNote = "decode steps without CUDA graphs: " + err.Error()
-		}
-		fn()
-		return nil
+	if err == nil {
+		return true
 	}
-	b.graphSteps++
-	return b.step.Launch()
+	b.err = before // nothing ran
+	if b.steps[slot] != nil {
+		b.steps[slot].Destroy()
+		b.steps[slot] = nil
+	}
+	if b.graphFails++; b.graphFails >= maxGraphFails {
+		b.graphNote = "decode steps without CUDA graphs: " + oneLine(err)
+	}
+	return false
+}
+
+func oneLine(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
 }
 
 // GraphSteps returns how many decode steps ran as CUDA graphs.

@@ -173,11 +173,10 @@ type driver struct {
 	cuGraphExecUpdateV1 func(e, g uintptr, errNode *uintptr, res *uint32) result
 }
 
-// graphUpdateInfo is CUgraphExecUpdateResultInfo.
-type graphUpdateInfo struct {
-	result             uint32
-	errNode, errorFrom uintptr
-}
+// graphUpdateInfo is room for CUgraphExecUpdateResultInfo (a result code
+// and two nodes: 24 bytes), which the driver fills; the call's own result
+// says all maira needs (updated, or instantiate anew).
+type graphUpdateInfo [3]uint64
 
 var (
 	loadOnce sync.Once

@@ -197,6 +197,16 @@ func packParams(args []any) (*params, error) {
 // Launch queues f on the context's stream with geometry g and the kernel's
 // arguments (see packParams; an int passes as int32).
 func (f *Func) Launch(g Grid, args ...any) error {
+	return f.launch(false, g, args)
+}
+
+// LaunchDirect is Launch from inside Context.Direct: the driver is called
+// on the calling thread, without the hop to the context's.
+func (f *Func) LaunchDirect(g Grid, args ...any) error {
+	return f.launch(true, g, args)
+}
+
+func (f *Func) launch(direct bool, g Grid, args []any) error {
 	if err := g.Check(); err != nil {
 		return fmt.Errorf("kernel %s: %v", f.Name, err)
 	}
@@ -212,7 +222,7 @@ func (f *Func) Launch(g Grid, args ...any) error {
 	pin.Pin(&p.ptrs[0])
 	defer pin.Unpin()
 	c := f.c
-	err = c.Do(func() error {
+	call := func() error {
 		r := c.d.cuLaunchKernel(f.h, uint32(max(g.Grid.X, 1)), uint32(max(g.Grid.Y, 1)), uint32(max(g.Grid.Z, 1)),
 			uint32(max(g.Block.X, 1)), uint32(max(g.Block.Y, 1)), uint32(max(g.Block.Z, 1)),
 			uint32(g.Shared), c.stream, unsafe.Pointer(&p.ptrs[0]), nil)
@@ -220,7 +230,12 @@ func (f *Func) Launch(g Grid, args ...any) error {
 			return fmt.Errorf("kernel %s %v×%v: %v", f.Name, g.Grid, g.Block, &Error{Call: "cuLaunchKernel", Code: r})
 		}
 		return nil
-	})
+	}
+	if direct {
+		err = call()
+	} else {
+		err = c.Do(call)
+	}
 	goruntime.KeepAlive(p)
 	return err
 }
