@@ -160,6 +160,32 @@ GLOBAL void k_kv_load_f32(float *dst, const float *cache, int rows, int heads, i
 	}
 }
 
+// The Q8 cache (the CPU's layout, runtime's kvStore): a head's row of hd
+// values (hd a multiple of 32) is hd int8 quants, then a float32 scale
+// per 32, quantized as the CPU quantizes it (d = max|x|/127, q = x·(1/d)
+// to nearest even). k_kv_store_q8 takes a warp per 32 values, grid-stride.
+DEVICE long q8row(int hd) { return hd + hd / 8; }
+GLOBAL void k_kv_store_q8(u8 *cache, const float *src, int rows, int heads, int hd, int positions, int row0) {
+	int lane = tid() & 31, per = heads * hd / 32, nb = rows * per;
+	for (int wb = (bid() * ntid() + tid()) >> 5; wb < nb; wb += (nbid() * ntid()) >> 5) { // uniform in a warp
+		int r = wb / per, h = wb % per / (hd / 32), b = wb % (hd / 32);
+		float v = src[(long)r * heads * hd + h * hd + 32 * b + lane];
+		float amax = warp_max(__builtin_fabsf(v));
+		float d = amax / 127.f, inv = d != 0.f ? 1.f / d : 0.f;
+		u8 *row = cache + ((long)h * positions + row0 + r) * q8row(hd);
+		row[32 * b + lane] = (u8)(i8)rint_i(v * inv);
+		if (lane == 0) *(float *)(row + hd + 4 * b) = d;
+	}
+}
+GLOBAL void k_kv_load_q8(float *dst, const u8 *cache, int rows, int heads, int hd, int positions, int row0) {
+	int cols = heads * hd;
+	EACH(i, rows * cols) {
+		int r = i / cols, c = i % cols, h = c / hd, e = c % hd;
+		const u8 *row = cache + ((long)h * positions + row0 + r) * q8row(hd);
+		dst[i] = (float)(i8)row[e] * *(const float *)(row + hd + 4 * (e / 32));
+	}
+}
+
 // ---- row ops: one block per row ------------------------------------------
 
 GLOBAL void k_rmsnorm(float *d, const float *x, const float *w, int cols, float eps) {
@@ -442,8 +468,12 @@ TYPED(q6_k, T_Q6_K)
 // at k + j*ldkv (an activation: ldkv = the k width, k offset to the head;
 // the F16 cache: ldkv = hd, k at the head's first position).
 #define ATTN_WARPS 4
-DEVICE float loadkv(const float *p, int i) { return p[i]; }
-DEVICE float loadkv(const u16 *p, int i) { return h2f(p[i]); }
+// loadkv reads value i of a key or value row of hd values: float32
+// (activations, the F32 cache), F16, or a Q8 cache row (i8: its quants,
+// then its scales).
+DEVICE float loadkv(const float *p, int i, int) { return p[i]; }
+DEVICE float loadkv(const u16 *p, int i, int) { return h2f(p[i]); }
+DEVICE float loadkv(const i8 *p, int i, int hd) { return (float)p[i] * *(const float *)(p + hd + 4 * (i >> 5)); }
 
 template <typename KV>
 DEVICE void attn(float *out, int ldo, const float *q, int ldq, const KV *k, const KV *v, int ldkv, long headStride,
@@ -465,14 +495,14 @@ DEVICE void attn(float *out, int ldo, const float *q, int ldq, const KV *k, cons
 		float s = 0.f;
 		for (int e = 0; e < 8; e++) {
 			int i = lane + 32 * e;
-			if (i < hd) s += qv[e] * loadkv(kr, i);
+			if (i < hd) s += qv[e] * loadkv(kr, i, hd);
 		}
 		s = warp_sum(s);
 		float nm = __builtin_fmaxf(mx, s), corr = fexp(mx - nm), p = fexp(s - nm);
 		sum = sum * corr + p;
 		for (int e = 0; e < 8; e++) {
 			int i = lane + 32 * e;
-			acc[e] = acc[e] * corr + (i < hd ? p * loadkv(vr, i) : 0.f);
+			acc[e] = acc[e] * corr + (i < hd ? p * loadkv(vr, i, hd) : 0.f);
 		}
 		mx = nm;
 	}
@@ -506,6 +536,11 @@ GLOBAL void k_attn_f32(float *out, int ldo, const float *q, int ldq, const float
 GLOBAL void k_attn_f16(float *out, int ldo, const float *q, int ldq, const u16 *k, const u16 *v, int ldkv, long headStride,
                        int hd, int heads, int group, int keys, int causal, int pos0, float scale) {
 	attn<u16>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);
+}
+// k_attn_q8: over a Q8 cache (ldkv and headStride in bytes).
+GLOBAL void k_attn_q8(float *out, int ldo, const float *q, int ldq, const i8 *k, const i8 *v, int ldkv, long headStride,
+                      int hd, int heads, int group, int keys, int causal, int pos0, float scale) {
+	attn<i8>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);
 }
 
 // fattn: attention for many query rows (prefill, the encoder), blocked
@@ -550,8 +585,8 @@ DEVICE void fattn(float *out, int ldo, const float *q, int ldq, const KV *k, con
 		for (int i = t; i < FK * hd; i += ntid()) {
 			int r = i / hd, e = i % hd;
 			bool in = k0 + r < nk;
-			ks[r][e] = in ? loadkv(kb + (long)(k0 + r) * ldkv, e) : 0.f;
-			vs[r][e] = in ? loadkv(vb + (long)(k0 + r) * ldkv, e) : 0.f;
+			ks[r][e] = in ? loadkv(kb + (long)(k0 + r) * ldkv, e, hd) : 0.f;
+			vs[r][e] = in ? loadkv(vb + (long)(k0 + r) * ldkv, e, hd) : 0.f;
 		}
 		bar();
 		float s[4] = {0.f, 0.f, 0.f, 0.f};
@@ -625,6 +660,10 @@ GLOBAL void k_fattn_f32(float *out, int ldo, const float *q, int ldq, const floa
 GLOBAL void k_fattn_f16(float *out, int ldo, const float *q, int ldq, const u16 *k, const u16 *v, int ldkv, long headStride,
                         int hd, int group, int rows, int keys, int causal, int pos0, float scale) {
 	fattn<u16>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, group, rows, keys, causal, pos0, scale);
+}
+GLOBAL void k_fattn_q8(float *out, int ldo, const float *q, int ldq, const i8 *k, const i8 *v, int ldkv, long headStride,
+                       int hd, int group, int rows, int keys, int causal, int pos0, float scale) {
+	fattn<i8>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, group, rows, keys, causal, pos0, scale);
 }
 
 // k_copy16 copies n bytes with 16-byte loads where it can: the

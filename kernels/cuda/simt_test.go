@@ -188,6 +188,28 @@ func TestBlockKernelsOnHost(t *testing.T) {
 			got := simt(t, bin, 7, fl, []int32{int32(s.rows), int32(s.heads), int32(s.kv), int32(s.hd), int32(s.keys), causal, int32(s.pos0)}, scale, q, floatBytes(k), v)
 			near(fmt.Sprintf("blocked attention %+v", s), got, want, 1e-5)
 		}
+		if s.hd%32 != 0 {
+			continue
+		}
+		// The Q8 cache: k and v stored by k_kv_store_q8 exactly as the CPU's
+		// Q8_0 cache stores them (read back bit for bit), and attention
+		// over it (k_attn_q8, or k_fattn_q8 for several rows) against the
+		// CPU's over its own.
+		l8 := l
+		if fl, ok := FlashAttention(s.rows, s.heads, s.hd); ok {
+			l8 = fl
+		}
+		got = simt(t, bin, 8, l8, []int32{int32(s.rows), int32(s.heads), int32(s.kv), int32(s.hd), int32(s.keys), causal, int32(s.pos0)}, scale, q, floatBytes(k), v)
+		kc, _ := cpu.AllocCache(dtype.Q8_0, s.keys+3, s.kv, s.hd)
+		vc, _ := cpu.AllocCache(dtype.Q8_0, s.keys+3, s.kv, s.hd)
+		cpu.CopyRows(cpu.View(kc, 0, s.keys), tensor(s.keys, s.kv*s.hd, k))
+		cpu.CopyRows(cpu.View(vc, 0, s.keys), tensor(s.keys, s.kv*s.hd, v))
+		d8 := tensor(s.rows, s.heads*s.hd, nil)
+		cpu.Attention(d8, tensor(s.rows, s.heads*s.hd, q), cpu.View(kc, 0, s.keys), cpu.View(vc, 0, s.keys),
+			runtime.Attn{Heads: s.heads, KVHeads: s.kv, Causal: s.causal, Pos0: s.pos0})
+		na := s.rows * s.heads * s.hd
+		near(fmt.Sprintf("q8 cache %+v", s), got[na:], read(cpu.View(kc, 0, s.keys)), 0)
+		near(fmt.Sprintf("attention over a q8 cache %+v", s), got[:na], read(d8), 1e-5)
 	}
 
 	// k_pick against runtime.Argmax: index, margin and the non-finite

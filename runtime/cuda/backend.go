@@ -93,11 +93,28 @@ type kvCache struct {
 	positions, heads, hd int
 }
 
-func (k *kvCache) elem() int {
-	if k.t == dtype.F16 {
-		return 2
+// rowBytes is the bytes of one head's row at one position: hd values in
+// F32 or F16, or (Q8_0) hd int8 quants and a float32 scale per 32, the
+// CPU backend's Q8 cache layout.
+func (k *kvCache) rowBytes() int {
+	switch k.t {
+	case dtype.F16:
+		return 2 * k.hd
+	case dtype.Q8_0:
+		return k.hd + k.hd/8
 	}
-	return 4
+	return 4 * k.hd
+}
+
+// suffix names the kernels for the cache's type (k_kv_store_q8, k_attn_f16).
+func (k *kvCache) suffix() string {
+	switch k.t {
+	case dtype.F16:
+		return "f16"
+	case dtype.Q8_0:
+		return "q8"
+	}
+	return "f32"
 }
 
 type weight struct {
@@ -359,12 +376,11 @@ func (b *Backend) AllocCache(t dtype.Type, positions, heads, headDim int) (runti
 	if positions <= 0 || heads <= 0 || headDim <= 0 || headDim > kc.MaxHeadDim || positions > math.MaxInt32/(heads*headDim) {
 		return nil, fmt.Errorf("key/value cache of %d positions of %d heads of %d", positions, heads, headDim)
 	}
-	st := dtype.F16
-	if t == dtype.F32 {
-		st = dtype.F32
+	if t == dtype.Q8_0 && headDim%32 != 0 {
+		return nil, fmt.Errorf("key/value cache of type q8_0 for heads of %d: want a multiple of 32", headDim)
 	}
-	k := &kvCache{t: st, positions: positions, heads: heads, hd: headDim}
-	p, err := b.alloc(positions * heads * headDim * k.elem())
+	k := &kvCache{t: t, positions: positions, heads: heads, hd: headDim}
+	p, err := b.alloc(positions * heads * k.rowBytes())
 	if err != nil {
 		return nil, err
 	}
@@ -482,11 +498,16 @@ func (b *Backend) staging(n int) (DevicePtr, error) {
 // rows x.
 func (b *Backend) kvStore(x *tensor, src DevicePtr) {
 	k := x.kv
-	name := "k_kv_store"
-	if k.t == dtype.F32 {
-		name = "k_kv_store_f32"
+	b.launch(kvKernel("k_kv_store", k), kc.Elementwise(x.rows*x.cols), k.p, src, x.rows, k.heads, k.hd, k.positions, x.row0)
+}
+
+// kvKernel is the name of the cache kernel base for k's type: the F16
+// ones carry no suffix (k_kv_store), the others _f32 and _q8.
+func kvKernel(base string, k *kvCache) string {
+	if k.t == dtype.F16 {
+		return base
 	}
-	b.launch(name, kc.Elementwise(x.rows*x.cols), k.p, src, x.rows, k.heads, k.hd, k.positions, x.row0)
+	return base + "_" + k.suffix()
 }
 
 // Write copies host values into dst.
@@ -523,11 +544,7 @@ func (b *Backend) Read(src runtime.Tensor, dst []float32) error {
 			return err
 		}
 		k := x.kv
-		name := "k_kv_load"
-		if k.t == dtype.F32 {
-			name = "k_kv_load_f32"
-		}
-		b.launch(name, kc.Elementwise(len(dst)), s, k.p, x.rows, k.heads, k.hd, k.positions, x.row0)
+		b.launch(kvKernel("k_kv_load", k), kc.Elementwise(len(dst)), s, k.p, x.rows, k.heads, k.hd, k.positions, x.row0)
 		p = s
 	}
 	if err := b.c.CopyToHost(floatBytes(dst), p); err != nil {
@@ -785,12 +802,13 @@ func (b *Backend) Attention(dst, q, k, v runtime.Tensor, a runtime.Attn) {
 		if s.hd != hd {
 			panic(fmt.Sprintf("cuda: Attention of heads of %d over a cache of heads of %d", hd, s.hd))
 		}
-		if s.t == dtype.F16 {
-			name = "k_attn_f16"
-		}
-		off := DevicePtr(kt.row0 * hd * s.elem())
+		name = "k_attn_" + s.suffix()
+		off := DevicePtr(kt.row0 * s.rowBytes())
 		kp, vp = s.p+off, vt.kv.p+off
 		ld, headStride = hd, int64(s.positions*hd)
+		if s.t == dtype.Q8_0 { // rows of bytes: quants, then scales
+			ld, headStride = s.rowBytes(), int64(s.positions*s.rowBytes())
+		}
 	}
 	if fl, ok := kc.FlashAttention(qt.rows, a.Heads, hd); ok {
 		// many query rows: k_fattn shares each tile of keys among 32 of them

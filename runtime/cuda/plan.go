@@ -59,8 +59,15 @@ func (p Plan) String() string {
 
 func gib(n int64) string { return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30)) }
 
-// KVType is the cache type the GPU backend stores keys and values in.
-const KVType = dtype.F16
+// KVType is the key/value cache type the plan assumes: the commands'
+// (models/llama's DefaultCache, which a test holds this to): Q8_0 where
+// the heads split into blocks of 32, else F16.
+func KVType(t *modelfile.Text) dtype.Type {
+	if t.HeadDim()%32 == 0 {
+		return dtype.Q8_0
+	}
+	return dtype.F16
+}
 
 // PrefillRows is the most rows a prefill runs at once (a longer prompt
 // goes in chunks), which bounds the activations.
@@ -89,10 +96,12 @@ func WeightBytes(f *gguf.File) int64 {
 	return n
 }
 
-// KVBytes is the key and value cache of a decoder for positions.
+// KVBytes is the key and value cache of a decoder for positions, in
+// KVType as the GPU stores it (kvCache.rowBytes: Q8_0 with a float32
+// scale per 32 values, F16).
 func KVBytes(t *modelfile.Text, positions int) int64 {
-	row, _ := KVType.RowBytes(int64(t.HeadCountKV * t.HeadDim()))
-	return 2 * int64(t.BlockCount) * int64(positions) * row
+	k := kvCache{t: KVType(t), hd: t.HeadDim()}
+	return 2 * int64(t.BlockCount) * int64(positions) * int64(t.HeadCountKV*k.rowBytes())
 }
 
 // Activations estimates the scratch a forward pass of rows prompt rows

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"maira/models/llama"
 	"maira/quant/convert"
 	"maira/quant/modelfile"
 	"maira/quant/testmodel"
@@ -24,9 +25,21 @@ var raddino = &modelfile.Vision{ImageSize: 518, PatchSize: 14, Channels: 3, Embe
 const gb = 1 << 30
 
 func TestKVAndActivations(t *testing.T) {
-	// 2 (k, v) x 32 layers x 6144 positions x 4096 values x 2 bytes.
-	if got, want := KVBytes(vicuna, 6144), int64(2*32*6144*4096*2); got != want {
+	// 2 (k, v) x 32 layers x 6144 positions x 4096 values in Q8 (a byte
+	// each and a float32 per 32: 1.125 bytes).
+	if got, want := KVBytes(vicuna, 6144), int64(2*32*6144*4096*9/8); got != want {
 		t.Errorf("KVBytes = %d, want %d", got, want)
+	}
+	// The plan's cache is the commands' (models/llama.DefaultCache).
+	for _, hd := range []int{128, 64, 80} {
+		c := &modelfile.Text{EmbeddingLength: 32 * hd, HeadCount: 32, HeadCountKV: 32}
+		if KVType(c) != llama.DefaultCache(c) {
+			t.Errorf("heads of %d: the plan assumes a %s cache, the commands use %s", hd, KVType(c), llama.DefaultCache(c))
+		}
+	}
+	odd := &modelfile.Text{EmbeddingLength: 32 * 80, HeadCount: 32, HeadCountKV: 8, BlockCount: 2}
+	if got, want := KVBytes(odd, 10), int64(2*2*10*8*80*2); got != want {
+		t.Errorf("KVBytes of an F16 cache = %d, want %d", got, want)
 	}
 	want := 4 * (int64(2048)*(6*4096+3*11008) + 32207 + int64(37*37+1)*(6*768+3*3072))
 	if got := Activations(vicuna, raddino, 2048); got != want {

@@ -72,6 +72,25 @@ int main() {
 		});
 		break;
 	}
+	case 8: { // op 3's inputs, k and v stored in Q8 caches of keys+3
+		// positions (k_kv_store_q8), then attention over them (k_attn_q8
+		// for one row, else k_fattn_q8: p[0..2] their geometry); out: the
+		// attention, then the k cache read back (k_kv_load_q8)
+		int rows = p[3], heads = p[4], kvh = p[5], hd = p[6], keys = p[7], causal = p[8], pos0 = p[9];
+		int pos = keys + 3;
+		long rb = q8row(hd);
+		u8 *kc = (u8 *)calloc((long)kvh * pos * rb, 1), *vc = (u8 *)calloc((long)kvh * pos * rb, 1);
+		host_launch(4, 1, 64, [&] { k_kv_store_q8(kc, (const float *)b, keys, kvh, hd, pos, 0); });
+		host_launch(4, 1, 64, [&] { k_kv_store_q8(vc, c, keys, kvh, hd, pos, 0); });
+		int na0 = rows * heads * hd, nk = keys * kvh * hd;
+		n = na0 + nk, out = (float *)calloc(n, 4);
+		host_launch(gx, gy, nt, [&] {
+			if (rows == 1) k_attn_q8(out, heads * hd, a, heads * hd, (const i8 *)kc, (const i8 *)vc, (int)rb, pos * rb, hd, heads, heads / kvh, keys, causal, pos0, f);
+			else k_fattn_q8(out, heads * hd, a, heads * hd, (const i8 *)kc, (const i8 *)vc, (int)rb, pos * rb, hd, heads / kvh, rows, keys, causal, pos0, f);
+		});
+		host_launch(3, 1, 64, [&] { k_kv_load_q8(out + na0, kc, keys, kvh, hd, pos, 0); });
+		break;
+	}
 	case 4: { // k_pick of a: index, margin, non-finite count
 		int r[3] = {-1, 0, -1};
 		host_launch(gx, gy, nt, [&] { k_pick(r, a, na); });
