@@ -725,30 +725,28 @@ DEVICE int ld32(const u8 *p) {
 	return (int)((u32)h[0] | (u32)h[1] << 16);
 }
 
-// qdot32 is the dot product of chunk c (values [32c, 32c+32)) of a weight
-// row with its Q8_1 activation block: the integer sums exact (dp4a), then
-// scaled as the CPU's quantized kernels scale theirs (kernels/quant.go),
-// with the activation's f16 d.
-template <int T> DEVICE float qdot32(const u8 *row, int c, const u8 *xb) {
+// qdot8 is a quarter of the dot product of chunk c (values [32c, 32c+32))
+// of a weight row with its Q8_1 activation block: the chunk's eight
+// 4-byte words of quants, two per quarter (Q4_0: one word of packed
+// nibbles, its low and high halves). Integer sums exact (dp4a), then
+// scaled in float32 as the CPU's quantized kernels scale theirs
+// (kernels/quant.go), with the activation's f16 d; the four quarters'
+// floats add up to the chunk's product to float32 rounding.
+template <int T> DEVICE float qdot8(const u8 *row, int c, int part, const u8 *xb) {
 	const int *u = (const int *)(xb + 4);
 	float dx = ld16f(xb);
+	int i = 2 * part;
 	if (T == T_Q8_0) {
 		const u8 *b = row + 34L * c;
-		int s = 0;
-#pragma unroll
-		for (int i = 0; i < 8; i++) s = dp4a(ld32(b + 2 + 4 * i), u[i], s);
+		int s = dp4a(ld32(b + 2 + 4 * i), u[i], 0);
+		s = dp4a(ld32(b + 6 + 4 * i), u[i + 1], s);
 		return mul_rn(mul_rn((float)s, dx), ld16f(b));
 	} else if (T == T_Q4_0) {
 		const u8 *b = row + 18L * c;
-		int s = 0, sq = 0;
-#pragma unroll
-		for (int i = 0; i < 4; i++) {
-			int v = ld32(b + 2 + 4 * i);
-			s = dp4a(v & 0x0f0f0f0f, u[i], s);
-			s = dp4a((v >> 4) & 0x0f0f0f0f, u[4 + i], s);
-		}
-#pragma unroll
-		for (int i = 0; i < 8; i++) sq = dp4a(0x01010101, u[i], sq);
+		int v = ld32(b + 2 + 4 * part);
+		int s = dp4a(v & 0x0f0f0f0f, u[part], 0);
+		s = dp4a((v >> 4) & 0x0f0f0f0f, u[4 + part], s);
+		int sq = dp4a(0x01010101, u[part], dp4a(0x01010101, u[4 + part], 0));
 		return mul_rn(mul_rn((float)(s - 8 * sq), dx), ld16f(b)); // Σ (n-8)·q
 	} else if (T == T_Q4_K) {
 		const u8 *b = row + 144L * (c / 8);
@@ -757,45 +755,43 @@ template <int T> DEVICE float qdot32(const u8 *row, int c, const u8 *xb) {
 		int scj, mj;
 		if (j < 4) scj = sc[j] & 63, mj = sc[j + 4] & 63;
 		else scj = (sc[j + 4] & 15) | (sc[j - 4] >> 6) << 4, mj = (sc[j + 4] >> 4) | (sc[j] >> 6) << 4;
-		const u8 *q = b + 16 + 32 * (j / 2);
-		int sh = (j & 1) * 4, s = 0, sq = 0;
-#pragma unroll
-		for (int i = 0; i < 8; i++) {
-			s = dp4a((ld32(q + 4 * i) >> sh) & 0x0f0f0f0f, u[i], s);
-			sq = dp4a(0x01010101, u[i], sq);
-		}
+		// 144-byte blocks keep the quants 4-byte aligned: whole-word loads
+		const int *q = (const int *)(b + 16 + 32 * (j / 2));
+		int sh = (j & 1) * 4;
+		int s = dp4a((q[i] >> sh) & 0x0f0f0f0f, u[i], 0);
+		s = dp4a((q[i + 1] >> sh) & 0x0f0f0f0f, u[i + 1], s);
+		int sq = dp4a(0x01010101, u[i], dp4a(0x01010101, u[i + 1], 0));
 		// d·sc·Σ n·q - dmin·m·Σ q, each times the activation's d
 		return mul_rn(mul_rn(dx, ld16f(b)), (float)(scj * s)) - mul_rn(mul_rn(dx, ld16f(b + 2)), (float)(mj * sq));
-	} else { // Q6_K
+	} else { // Q6_K: words 0-3 are the first 16 values, 4-7 the second, each with its scale
 		const u8 *b = row + 210L * (c / 8);
 		int j = c % 8, n = j / 4, k = j % 4;
 		const u8 *ql = b + 64 * n + (k & 1) * 32, *qh = b + 128 + 32 * n;
 		const i8 *sc = (const i8 *)(b + 192 + 8 * n + 2 * k);
-		int qs = (k >> 1) * 4, hs = 2 * k, g[2];
+		int qs = (k >> 1) * 4, hs = 2 * k, s = 0, sq = 0;
 #pragma unroll
-		for (int h = 0; h < 2; h++) {
-			int s = 0, sq = 0;
-#pragma unroll
-			for (int i = 4 * h; i < 4 * h + 4; i++) {
-				int v = ((ld32(ql + 4 * i) >> qs) & 0x0f0f0f0f) | ((ld32(qh + 4 * i) >> hs) & 0x03030303) << 4;
-				s = dp4a(v, u[i], s);
-				sq = dp4a(0x01010101, u[i], sq);
-			}
-			g[h] = s - 32 * sq; // Σ (u-32)·q over 16 values
+		for (int w = i; w < i + 2; w++) {
+			int v = ((ld32(ql + 4 * w) >> qs) & 0x0f0f0f0f) | ((ld32(qh + 4 * w) >> hs) & 0x03030303) << 4;
+			s = dp4a(v, u[w], s);
+			sq = dp4a(0x01010101, u[w], sq);
 		}
-		return mul_rn(mul_rn(dx, ld16f(b + 208)), (float)(sc[0] * g[0] + sc[1] * g[1]));
+		return mul_rn(mul_rn(dx, ld16f(b + 208)), (float)(sc[part / 2] * (s - 32 * sq))); // Σ (u-32)·q
 	}
 }
 
 // k_mmq_T: dst[o] = w[o]·x for one input row quantized to Q8_1 (decode):
-// one warp per weight row, its lanes taking the row's 32-value chunks in
-// turn; 128 threads = 4 weight rows a block (the geometry of k_mm).
+// one warp per weight row, 4 to a block of 128 threads (the geometry of
+// k_mm). Four lanes share a 32-value chunk, a quarter each, so a warp's
+// load instruction reads 8 consecutive blocks (144 to 288 bytes) rather
+// than 32 lanes' blocks scattered over 18 x 32 bytes: the loads coalesce
+// as llama.cpp's mmvq's do.
 template <int T> DEVICE void mmq(float *dst, const u8 *xq, const u8 *w, int k, int m) {
 	int o = bid() * (ntid() >> 5) + (tid() >> 5), lane = tid() & 31;
 	if (o >= m) return;
 	const u8 *row = w + row_bytes<T>(k) * o;
+	int part = lane & 3;
 	float acc = 0.f;
-	for (int c = lane; c < k / 32; c += 32) acc += qdot32<T>(row, c, xq + (long)Q8_1_BYTES * c);
+	for (int c = lane >> 2; c < k / 32; c += 8) acc += qdot8<T>(row, c, part, xq + (long)Q8_1_BYTES * c);
 	acc = warp_sum(acc);
 	if (lane == 0) dst[o] = acc;
 }
@@ -812,7 +808,7 @@ MMQ(q6_k, T_Q6_K)
 
 // qchunk decodes chunk c of a weight row to 32 signed bytes q[0..7]
 // (little-endian words, value j in byte j%4 of word j/4) and its scales,
-// so that qdot32's integer sums come out of an int8 mma: Q8_0 as stored;
+// so that qdot8's integer sums come out of an int8 mma: Q8_0 as stored;
 // Q4_0 as n-8; Q4_K as n (0..15) with d·sc and dmin·m; Q6_K as u-32 with
 // its two 16-value scales.
 template <int T> DEVICE void qchunk(const u8 *row, int c, int *q, float *d, float *dm, int *sc) {
@@ -859,8 +855,8 @@ template <int T> DEVICE void qchunk(const u8 *row, int c, int *q, float *d, floa
 	}
 }
 
-// qscale turns a chunk's integer sums into its float contribution exactly
-// as qdot32 does: s = Σ w·q (Q6_K: s over the first 16 values, s2 over
+// qscale turns a chunk's integer sums into its float contribution as
+// qdot8's quarters do, for the whole chunk: s = Σ w·q (Q6_K: s over the first 16 values, s2 over
 // the second), sq = Σ q, dx the activation block's d.
 template <int T> DEVICE float qscale(int s, int s2, float dx, int sq, float d, float dm, const int *sc) {
 	if (T == T_Q8_0 || T == T_Q4_0) return mul_rn(mul_rn((float)s, dx), d);
