@@ -6,7 +6,8 @@
 #   2. runs the GPU tests: each op and the tiny model's logits and greedy
 #      tokens against the CPU backend (runtime/cuda's tests),
 #   3. times the decode GEMVs with CUDA events against a device-to-device
-#      copy's bandwidth measured in the same run,
+#      copy's bandwidth measured in the same run, and the prefill's GEMM
+#      (tensor cores) and blocked attention on a 1400-row prompt,
 #   4. makes vicuna7b-shape Q4_0 and Q4_K files and runs maira bench
 #      --backend cuda on each: image encode ms, prefill tokens/s for a
 #      1400-token prompt, decode tokens/s, and decode's share of the copy
@@ -53,11 +54,11 @@ fi
 grep -E '^(--- |=== RUN|    .*(cosine|no CUDA|JIT|difference|FAIL))|^(ok|FAIL|PASS)' "$LOG/gpu-tests.txt" | grep -v '=== RUN' | tail -40
 
 step "kernel bandwidth (CUDA events)"
-MAIRA_GPU_BENCH=1 timeout 120 "$B/cuda.test" -test.run '^TestKernelBandwidth$' -test.v -test.count=1 >"$LOG/kernels.txt" 2>&1
+MAIRA_GPU_BENCH=1 timeout 150 "$B/cuda.test" -test.run '^(TestKernelBandwidth|TestPrefillKernels)$' -test.v -test.count=1 >"$LOG/kernels.txt" 2>&1
 grep '^BENCH' "$LOG/kernels.txt" || tail -5 "$LOG/kernels.txt"
 copy=$(sed -n 's/.*device-to-device copy \([0-9.]*\) GB\/s.*/\1/p' "$LOG/kernels.txt" | head -1)
 summary+=("device-to-device copy: ${copy:-?} GB/s")
-while read -r l; do summary+=("$l"); done < <(grep '^BENCH gemv' "$LOG/kernels.txt" | sed 's/^BENCH //')
+while read -r l; do summary+=("$l"); done < <(grep -E '^BENCH (gemv|gemm|attention)' "$LOG/kernels.txt" | sed 's/^BENCH //')
 
 for t in $TYPES; do
 	f="$WORK/$PRESET-$t.gguf"

@@ -37,7 +37,9 @@ func TestKernelBandwidth(t *testing.T) {
 			}
 			data = data[:len(tile)/64*s.m]
 			w := weight(t, g, "w", ty, s.m, s.k, data)
-			x := tensor(t, g, 1, s.k, randn(r, s.k, 1))
+			// two inputs in turn: each product quantizes its own, as O and
+			// down do in a decode step
+			xs := [2]runtime.Tensor{tensor(t, g, 1, s.k, randn(r, s.k, 1)), tensor(t, g, 1, s.k, randn(r, s.k, 1))}
 			d := tensor(t, g, 1, s.m, nil)
 			for _, exact := range []bool{false, true} {
 				path := "dp4a"
@@ -48,21 +50,94 @@ func TestKernelBandwidth(t *testing.T) {
 					path = "f32"
 				}
 				g.SetExactMatMul(exact)
-				g.MatMul(d, x, w) // warm up
+				g.MatMul(d, xs[0], w) // warm up (and grow the Q8_1 buffer outside capture)
 				const iters = 50
-				ms := timed(t, c, func() {
-					for range iters {
-						g.MatMul(d, x, w)
+				ms := timedGraph(t, g, func() {
+					for i := range iters {
+						g.MatMul(d, xs[i%2], w)
 					}
 				})
 				bw := float64(len(data)) * iters / (ms / 1e3)
 				fmt.Printf("BENCH gemv %-5s %-4s %5dx%-5d %7.1f us  %6.1f GB/s  %5.1f%% of copy\n", ty, path, s.m, s.k, ms*1e3/iters, bw/1e9, 100*bw/copyBW)
 			}
 			g.SetExactMatMul(false)
+			g.Free(xs[0])
+			g.Free(xs[1])
+			g.Free(d)
+		}
+	}
+}
+
+// TestPrefillKernels (MAIRA_GPU_BENCH=1, on a GPU) times the prefill's
+// kernels on Vicuna-7B's shapes for a 1400-row prompt: the tensor-core
+// GEMM on Q8_1 activations (quantizing included) in int8 tera-operations
+// a second, and the blocked causal attention of 32 heads of 128.
+func TestPrefillKernels(t *testing.T) {
+	if os.Getenv("MAIRA_GPU_BENCH") == "" {
+		t.Skip("set MAIRA_GPU_BENCH=1 to time the kernels (scripts/gpu-check.sh does)")
+	}
+	_, g := backends(t)
+	r := rand.New(rand.NewPCG(10, 10))
+	const n = 1400
+	for _, ty := range []dtype.Type{dtype.Q4_0, dtype.Q4_K, dtype.Q8_0} {
+		for _, s := range []struct{ m, k int }{{4096, 4096}, {11008, 4096}, {4096, 11008}} {
+			tile := encode(t, ty, randn(r, 64*s.k, 0.02), 64, s.k)
+			data := make([]byte, 0, len(tile)*(s.m/64))
+			for range s.m / 64 {
+				data = append(data, tile...)
+			}
+			w := weight(t, g, "w", ty, s.m, s.k, data)
+			x := tensor(t, g, n, s.k, randn(r, n*s.k, 1))
+			d := tensor(t, g, n, s.m, nil)
+			g.MatMul(d, x, w)
+			const iters = 5
+			ms := timedGraph(t, g, func() {
+				for range iters {
+					g.Add(x, x, x) // a write: each product quantizes its input anew
+					g.MatMul(d, x, w)
+				}
+			})
+			ops := 2 * float64(n) * float64(s.m) * float64(s.k) * iters
+			fmt.Printf("BENCH gemm %-5s %dx%dx%d %7.2f ms  %6.1f TOPS\n", ty, n, s.k, s.m, ms/iters, ops/(ms/1e3)/1e12)
 			g.Free(x)
 			g.Free(d)
 		}
 	}
+	const heads, hd = 32, 128
+	q := tensor(t, g, n, heads*hd, randn(r, n*heads*hd, 1))
+	k := tensor(t, g, n, heads*hd, randn(r, n*heads*hd, 1))
+	v := tensor(t, g, n, heads*hd, randn(r, n*heads*hd, 1))
+	d := tensor(t, g, n, heads*hd, nil)
+	a := runtime.Attn{Heads: heads, KVHeads: heads, Causal: true}
+	g.Attention(d, q, k, v, a)
+	ms := timedGraph(t, g, func() { g.Attention(d, q, k, v, a) })
+	flops := 4 * float64(n) * float64(n+1) / 2 * hd * heads // q·k and p·v over the causal half
+	fmt.Printf("BENCH attention causal %d rows %dx%d %7.2f ms  %6.1f TFLOPS (a layer; 32 layers %.0f ms)\n", n, heads, hd, ms, flops/(ms/1e3)/1e12, 32*ms)
+}
+
+// timedGraph captures what f queues as a CUDA graph and times one launch
+// with CUDA events: the kernels' time, not the host's launching.
+func timedGraph(t *testing.T, g *cuda.Backend, f func()) float64 {
+	t.Helper()
+	c := g.Context()
+	if err := g.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	graph, err := c.Capture(func() error { f(); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer graph.Destroy()
+	graph.Launch() // warm up
+	ms := timed(t, c, func() {
+		if err := graph.Launch(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := g.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }
 
 // copyBandwidth times device-to-device copies of 256 MiB (read + write
