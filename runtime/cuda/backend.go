@@ -55,6 +55,8 @@ type Backend struct {
 	graphFails int
 	graphNote  string // why steps run without graphs, once they do
 	graphSteps int    // steps launched as graphs
+
+	argCheck func(kernel string, args []any) // the tests' check of each launch against the PTX
 }
 
 var _ runtime.Backend = (*Backend)(nil)
@@ -249,6 +251,9 @@ func (b *Backend) launch(name string, l kc.Launch, args ...any) {
 // launchKeep is launch for the quantized products, which leave MatMul's
 // quantized input valid.
 func (b *Backend) launchKeep(name string, l kc.Launch, args ...any) {
+	if b.argCheck != nil {
+		b.argCheck(name, args)
+	}
 	f := b.fn[name]
 	if f == nil {
 		panic("cuda: no kernel " + name)
@@ -915,7 +920,7 @@ func (b *Backend) runStep(key any, pos int, next bool, step func(int)) error {
 		}
 		b.graphSteps++
 	}
-	if graphs && next {
+	if next && b.graphFails < maxGraphFails && b.c.HasGraphs() { // (this call's recording may have failed)
 		slot := 1
 		if running == 1 {
 			slot = 0

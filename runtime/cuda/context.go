@@ -70,6 +70,12 @@ func Open(ordinal int) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openDriver(d, ordinal)
+}
+
+// openDriver opens a context through d (the loaded driver, or the tests'
+// stand-in).
+func openDriver(d *driver, ordinal int) (*Context, error) {
 	c := &Context{d: d, calls: make(chan func())}
 	started := make(chan error)
 	go c.loop(ordinal, started)
