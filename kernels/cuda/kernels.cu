@@ -56,9 +56,10 @@ DEVICE int dp4a(int a, int b, int c) {
 }
 // mma_s8: c += A·B on the tensor cores, A 16 x 32 and B 32 x 8 signed
 // bytes, the warp's lanes holding the fragments as testdata/host.h's twin
-// spells out (sm_80 on).
+// spells out (sm_80 on). Not volatile: a pure function of its operands,
+// which the compiler may schedule around the shared-memory loads.
 DEVICE void mma_s8(int *c, const int *a, int b0, int b1) {
-	asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+	asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
 	             : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
 	             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
@@ -918,14 +919,29 @@ template <int T> DEVICE void gemmq(float *dst, const u8 *xq, const u8 *w, int n,
 			wd[row][cc] = d, wm[row][cc] = dm, wsc[row][cc][0] = sc[0], wsc[row][cc][1] = sc[1];
 		}
 		bar();
-		for (int cc = 0; cc < QKC && c0 + cc < nc; cc++) {
+#pragma unroll
+		for (int cc = 0; cc < QKC; cc++) {
+			if (c0 + cc >= nc) continue; // the same for the whole block
 			int a[2][4];
+			// this lane's rows (4) and outputs (8) and their scales, read
+			// once a chunk rather than once a product
+			float xdv[2][2], wdv[4][2], wmv[4][2];
+			int xsqv[2][2], wsv[4][2][2];
 #pragma unroll
 			for (int i = 0; i < 2; i++) {
 				int r = wr + 16 * i + g;
 				a[i][0] = xs[r][8 * cc + q4], a[i][1] = xs[r + 8][8 * cc + q4];
 				a[i][2] = xs[r][8 * cc + 4 + q4], a[i][3] = xs[r + 8][8 * cc + 4 + q4];
+#pragma unroll
+				for (int h = 0; h < 2; h++) xdv[i][h] = xd[r + 8 * h][cc], xsqv[i][h] = xsq[r + 8 * h][cc];
 			}
+#pragma unroll
+			for (int j = 0; j < 4; j++)
+#pragma unroll
+				for (int e = 0; e < 2; e++) {
+					int oo = wo + 8 * j + 2 * q4 + e;
+					wdv[j][e] = wd[oo][cc], wmv[j][e] = wm[oo][cc], wsv[j][e][0] = wsc[oo][cc][0], wsv[j][e][1] = wsc[oo][cc][1];
+				}
 #pragma unroll
 			for (int j = 0; j < 4; j++) {
 				int o = wo + 8 * j + g; // this lane's B column: weight row o
@@ -941,8 +957,8 @@ template <int T> DEVICE void gemmq(float *dst, const u8 *xq, const u8 *w, int n,
 					}
 #pragma unroll
 					for (int e = 0; e < 4; e++) {
-						int r = wr + 16 * i + g + 8 * (e >> 1), oo = wo + 8 * j + 2 * q4 + (e & 1);
-						acc[i][j][e] += qscale<T>(s[e], s2[e], xd[r][cc], xsq[r][cc], wd[oo][cc], wm[oo][cc], wsc[oo][cc]);
+						int h = e >> 1, x = e & 1; // row g + 8h, output 2·q4 + x
+						acc[i][j][e] += qscale<T>(s[e], s2[e], xdv[i][h], xsqv[i][h], wdv[j][x], wmv[j][x], wsv[j][x]);
 					}
 				}
 			}
