@@ -189,7 +189,31 @@ GLOBAL void k_kv_load_q8(float *dst, const u8 *cache, int rows, int heads, int h
 
 // ---- row ops: one block per row ------------------------------------------
 
-GLOBAL void k_rmsnorm(float *d, const float *x, const float *w, int cols, float eps) {
+// q8_1_warp quantizes a warp's 32 values (lane holds v) into the Q8_1
+// block b (see k_quantize_q8_1): every lane of the warp takes part.
+#define Q8_1_BYTES 36
+DEVICE void q8_1_warp(float v, u8 *b, int lane) {
+	float amax = warp_max(__builtin_fabsf(v));
+	float d = amax / 127.f, inv = d != 0.f ? 1.f / d : 0.f;
+	int q = rint_i(v * inv);
+	float sum = warp_sum((float)q); // exact: |Σq| <= 4064
+	b[4 + lane] = (u8)(i8)q;
+	if (lane == 0) {
+		u16 dh = f2h(d), sh = f2h(d * sum);
+		b[0] = (u8)dh, b[1] = (u8)(dh >> 8), b[2] = (u8)sh, b[3] = (u8)(sh >> 8);
+	}
+}
+
+// The norms write their output and, when xq is not null (cols a multiple
+// of 32), its Q8_1 blocks too: the next MatMul's 8-bit input without a
+// launch of k_quantize_q8_1 (a warp of the row loop holds a whole block:
+// the block size is a multiple of 32).
+DEVICE void norm_out(float *dr, u8 *xq, int i, float v, int cols) {
+	dr[i] = v;
+	if (xq) q8_1_warp(v, xq + ((long)bid() * (cols / 32) + i / 32) * Q8_1_BYTES, tid() & 31);
+}
+
+GLOBAL void k_rmsnorm(float *d, const float *x, const float *w, int cols, float eps, u8 *xq) {
 	SHARED float buf[32];
 	const float *xr = x + (long)bid() * cols;
 	float *dr = d + (long)bid() * cols;
@@ -197,10 +221,10 @@ GLOBAL void k_rmsnorm(float *d, const float *x, const float *w, int cols, float 
 	for (int i = tid(); i < cols; i += ntid()) s += xr[i] * xr[i];
 	s = block_sum(s, buf);
 	float r = 1.f / fsqrt(s / cols + eps);
-	for (int i = tid(); i < cols; i += ntid()) dr[i] = xr[i] * r * w[i];
+	for (int i = tid(); i < cols; i += ntid()) norm_out(dr, xq, i, xr[i] * r * w[i], cols);
 }
 
-GLOBAL void k_layernorm(float *d, const float *x, const float *w, const float *b, int cols, float eps) {
+GLOBAL void k_layernorm(float *d, const float *x, const float *w, const float *b, int cols, float eps, u8 *xq) {
 	SHARED float buf[32];
 	const float *xr = x + (long)bid() * cols;
 	float *dr = d + (long)bid() * cols;
@@ -213,7 +237,7 @@ GLOBAL void k_layernorm(float *d, const float *x, const float *w, const float *b
 		v += t * t;
 	}
 	float r = 1.f / fsqrt(block_sum(v, buf) / cols + eps);
-	for (int i = tid(); i < cols; i += ntid()) dr[i] = (xr[i] - mean) * r * w[i] + b[i];
+	for (int i = tid(); i < cols; i += ntid()) norm_out(dr, xq, i, (xr[i] - mean) * r * w[i] + b[i], cols);
 }
 
 // k_rope rotates adjacent pairs (llama.cpp's layout): pair i of each head
@@ -701,22 +725,11 @@ GLOBAL void k_mm_f32s(float *dst, const float *x, const float *w, int n, int k, 
 // quantizeQ8: d = max|x|/127, q = x·(1/d) rounded to nearest even), so the
 // quants are the CPU's; only d is stored in f16. One warp per block;
 // 128 threads a block.
-#define Q8_1_BYTES 36
 GLOBAL void k_quantize_q8_1(u8 *dst, const float *x, int k) {
 	int i = bid() * ntid() + tid(), c = i >> 5, lane = i & 31;
 	if (c >= k / 32) return; // whole warps: k is a multiple of 32
 	x += (long)bidy() * k, dst += (long)bidy() * (k / 32) * Q8_1_BYTES; // grid y: the rows
-	float v = x[i];
-	float amax = warp_max(__builtin_fabsf(v));
-	float d = amax / 127.f, inv = d != 0.f ? 1.f / d : 0.f;
-	int q = rint_i(v * inv);
-	float sum = warp_sum((float)q); // exact: |Σq| <= 4064
-	u8 *b = dst + (long)Q8_1_BYTES * c;
-	b[4 + lane] = (u8)(i8)q;
-	if (lane == 0) {
-		u16 dh = f2h(d), sh = f2h(d * sum);
-		b[0] = (u8)dh, b[1] = (u8)(dh >> 8), b[2] = (u8)sh, b[3] = (u8)(sh >> 8);
-	}
+	q8_1_warp(x[i], dst + (long)Q8_1_BYTES * c, lane);
 }
 
 // ld32 loads 4 bytes from a 2-byte aligned address (ggml's weight blocks

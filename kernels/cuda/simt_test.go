@@ -101,7 +101,7 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		}
 	}
 
-	for _, c := range []struct{ rows, cols int }{{3, 20}, {2, 100}, {2, 4096}} {
+	for _, c := range []struct{ rows, cols int }{{3, 20}, {2, 100}, {2, 4096}, {3, 96}} {
 		x, w, b := randn(c.rows*c.cols, 2), randn(c.cols, 1), randn(c.cols, 1)
 		got := simt(t, bin, 0, Rows(c.rows, c.cols), []int32{int32(c.cols)}, 1e-5, x, floatBytes(w), nil)
 		xt := tensor(c.rows, c.cols, x)
@@ -111,6 +111,30 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		xt = tensor(c.rows, c.cols, x)
 		cpu.LayerNorm(xt, xt, vec(w), vec(b), 1e-6)
 		near(fmt.Sprintf("layernorm %v", c), got, read(xt), 1e-6)
+		if c.cols%32 != 0 {
+			continue
+		}
+		// With the Q8_1 blocks of the output: the same floats, and blocks
+		// byte for byte k_quantize_q8_1's of them.
+		for op, name := range []string{"rmsnorm", "layernorm"} {
+			var bias []float32
+			if op == 1 {
+				bias = b
+			}
+			both := simt(t, bin, op, Rows(c.rows, c.cols), []int32{int32(c.cols), 1}, 1e-6, x, floatBytes(w), bias)
+			plain := simt(t, bin, op, Rows(c.rows, c.cols), []int32{int32(c.cols)}, 1e-6, x, floatBytes(w), bias)
+			n := c.rows * c.cols
+			if string(floatBytes(both[:n])) != string(floatBytes(plain)) {
+				t.Fatalf("%s %v with Q8_1 blocks: the output differs", name, c)
+			}
+			var want []byte
+			for r := 0; r < c.rows; r++ {
+				want = append(want, quantizeQ8_1(plain[r*c.cols:(r+1)*c.cols])...)
+			}
+			if string(floatBytes(both[n:])) != string(want) {
+				t.Fatalf("%s %v: its Q8_1 blocks differ from the output's quantized", name, c)
+			}
+		}
 	}
 
 	for _, ty := range []dtype.Type{dtype.F32, dtype.F16, dtype.BF16, dtype.Q8_0, dtype.Q4_0, dtype.Q4_K, dtype.Q6_K} {

@@ -676,20 +676,47 @@ func (b *Backend) Mul(dst, x, y runtime.Tensor) {
 	b.launch("k_mul", kc.Elementwise(d.rows*d.cols), d.p, p.p, q.p, d.rows*d.cols)
 }
 
-// LayerNorm normalises each row.
+// LayerNorm normalises each row (and quantizes it, see normQ).
 func (b *Backend) LayerNorm(dst, x runtime.Tensor, w, bias runtime.Weight, eps float32) {
 	d, s := b.t(dst), b.t(x)
 	same("LayerNorm", d, s)
 	wv, bv := b.vec(w, s.cols, "LayerNorm"), b.vec(bias, s.cols, "LayerNorm")
-	b.launch("k_layernorm", kc.Rows(s.rows, s.cols), d.p, s.p, wv.p, bv.p, s.cols, eps)
+	xq := b.normQ(d)
+	b.launch("k_layernorm", kc.Rows(s.rows, s.cols), d.p, s.p, wv.p, bv.p, s.cols, eps, xq)
+	b.normed(d, xq)
 }
 
-// RMSNorm normalises each row.
+// RMSNorm normalises each row (and quantizes it, see normQ).
 func (b *Backend) RMSNorm(dst, x runtime.Tensor, w runtime.Weight, eps float32) {
 	d, s := b.t(dst), b.t(x)
 	same("RMSNorm", d, s)
 	wv := b.vec(w, s.cols, "RMSNorm")
-	b.launch("k_rmsnorm", kc.Rows(s.rows, s.cols), d.p, s.p, wv.p, s.cols, eps)
+	xq := b.normQ(d)
+	b.launch("k_rmsnorm", kc.Rows(s.rows, s.cols), d.p, s.p, wv.p, s.cols, eps, xq)
+	b.normed(d, xq)
+}
+
+// normQ returns where a norm's kernel also writes its output's Q8_1
+// blocks, or 0 for none: a norm's output is, in both models, the input of
+// the products that follow (Q, K and V; gate and up; the head), which
+// then skip k_quantize_q8_1. Not under SetExactMatMul, nor for rows that
+// do not split into 32s.
+func (b *Backend) normQ(d *tensor) DevicePtr {
+	if b.exact || d.cols%32 != 0 {
+		return 0
+	}
+	if err := b.grow(&b.xq, &b.xqCap, d.rows*kc.Q8_1Bytes(d.cols)); err != nil {
+		return 0 // the products will quantize (and report the memory)
+	}
+	return b.xq
+}
+
+// normed records that xq holds d's Q8_1 blocks (after the launch, which
+// forgets the previous input).
+func (b *Backend) normed(d *tensor, xq DevicePtr) {
+	if xq != 0 {
+		b.xqFrom = d
+	}
 }
 
 // GELU applies the exact GELU.

@@ -384,8 +384,13 @@ func TestDecodeStepGraphs(t *testing.T) {
 		t.Fatalf("%d picks, want 6", len(steps))
 	}
 	direct := strings.Join(steps[1], " ")
-	if !strings.HasPrefix(direct, "k_gather_") || strings.Count(direct, "k_quantize_q8_1") == 0 {
-		t.Fatalf("step 1 ran: %s", direct)
+	// A layer is 19 launches: the norms quantize their outputs for the
+	// products after them, so only O's and down's inputs take a
+	// k_quantize_q8_1; a step adds the gather, the head's norm and
+	// product, and the pick.
+	layers := len(m.LLM.Layers)
+	if !strings.HasPrefix(direct, "k_gather_") || len(steps[1]) != 19*layers+4 || strings.Count(direct, "k_quantize_q8_1") != 2*layers {
+		t.Fatalf("step 1 ran %d kernels, want %d with %d quantizations: %s", len(steps[1]), 19*layers+4, 2*layers, direct)
 	}
 	for i := 2; i < 6; i++ {
 		if got := strings.Join(steps[i], " "); got != direct {

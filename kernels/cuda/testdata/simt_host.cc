@@ -22,14 +22,15 @@ int main() {
 	int gx = p[0], gy = p[1], nt = p[2], n = 0;
 	float *out = nullptr;
 	switch (op) {
-	case 0: { // rmsnorm: a = x (rows x cols), b = w floats; p[3] = cols
-		n = na, out = (float *)calloc(n, 4);
-		host_launch(gx, gy, nt, [&] { k_rmsnorm(out, a, (const float *)b, p[3], f); });
-		break;
-	}
-	case 1: { // layernorm: b = w floats, c = bias; p[3] = cols
-		n = na, out = (float *)calloc(n, 4);
-		host_launch(gx, gy, nt, [&] { k_layernorm(out, a, (const float *)b, c, p[3], f); });
+	case 0: // rmsnorm: a = x (rows x cols), b = w floats; p[3] = cols;
+	case 1: { // layernorm: b = w floats, c = bias. p[4] = 1: also the
+		// output's Q8_1 blocks, after the output (as floats' bytes)
+		int cols = p[3];
+		long qb = p[4] ? (long)na / 32 * Q8_1_BYTES : 0;
+		n = na + (int)(qb / 4), out = (float *)calloc(n, 4);
+		u8 *xq = p[4] ? (u8 *)(out + na) : nullptr;
+		if (op == 0) host_launch(gx, gy, nt, [&] { k_rmsnorm(out, a, (const float *)b, cols, f, xq); });
+		else host_launch(gx, gy, nt, [&] { k_layernorm(out, a, (const float *)b, c, cols, f, xq); });
 		break;
 	}
 	case 2: { // mm: a = x (n x k), b = weight bytes; p[3] = type, p[4..6] = n, k, m
