@@ -16,6 +16,15 @@ import (
 
 // compileHost compiles testdata/NAME.cc, which includes kernels.cu for
 // the CPU (see testdata/host.h), or skips without clang-16.
+// normals returns n normal values of standard deviation s.
+func normals(r *rand.Rand, n int, s float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64() * s)
+	}
+	return v
+}
+
 func compileHost(t *testing.T, name string) string {
 	t.Helper()
 	clang, err := exec.LookPath("clang-16")
@@ -66,13 +75,7 @@ func TestKernelsOnHost(t *testing.T) {
 	}
 	defer cpu.Close()
 	r := rand.New(rand.NewPCG(13, 14))
-	randn := func(n int, s float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * s)
-		}
-		return v
-	}
+	randn := func(n int, s float64) []float32 { return normals(r, n, s) }
 	onCPU := func(rows, cols int, v []float32, f func(x runtime.Tensor)) []float32 {
 		x, _ := cpu.Alloc(rows, cols)
 		cpu.Write(x, v)

@@ -554,19 +554,6 @@ DEVICE void attn(float *out, int ldo, const float *q, int ldq, const KV *k, cons
 	}
 }
 
-GLOBAL void k_attn_f32(float *out, int ldo, const float *q, int ldq, const float *k, const float *v, int ldkv, long headStride,
-                       int hd, int heads, int group, int keys, int causal, int pos0, float scale) {
-	attn<float>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);
-}
-GLOBAL void k_attn_f16(float *out, int ldo, const float *q, int ldq, const u16 *k, const u16 *v, int ldkv, long headStride,
-                       int hd, int heads, int group, int keys, int causal, int pos0, float scale) {
-	attn<u16>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);
-}
-// k_attn_q8: over a Q8 cache (ldkv and headStride in bytes).
-GLOBAL void k_attn_q8(float *out, int ldo, const float *q, int ldq, const i8 *k, const i8 *v, int ldkv, long headStride,
-                      int hd, int heads, int group, int keys, int causal, int pos0, float scale) {
-	attn<i8>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);
-}
 
 // fattn: attention for many query rows (prefill, the encoder), blocked
 // so that a tile of keys and values, read once into shared memory, serves
@@ -678,18 +665,21 @@ DEVICE void fattn(float *out, int ldo, const float *q, int ldq, const KV *k, con
 	}
 }
 
-GLOBAL void k_fattn_f32(float *out, int ldo, const float *q, int ldq, const float *k, const float *v, int ldkv, long headStride,
-                        int hd, int group, int rows, int keys, int causal, int pos0, float scale) {
-	fattn<float>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, group, rows, keys, causal, pos0, scale);
-}
-GLOBAL void k_fattn_f16(float *out, int ldo, const float *q, int ldq, const u16 *k, const u16 *v, int ldkv, long headStride,
-                        int hd, int group, int rows, int keys, int causal, int pos0, float scale) {
-	fattn<u16>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, group, rows, keys, causal, pos0, scale);
-}
-GLOBAL void k_fattn_q8(float *out, int ldo, const float *q, int ldq, const i8 *k, const i8 *v, int ldkv, long headStride,
-                       int hd, int group, int rows, int keys, int causal, int pos0, float scale) {
-	fattn<i8>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, group, rows, keys, causal, pos0, scale);
-}
+// The attention kernels for each kind of keys and values: k_attn_T and
+// k_fattn_T for activations and the F32 cache (f32), the F16 cache (f16)
+// and the Q8 cache (q8: rows of bytes, so ldkv and headStride in bytes).
+#define ATTN(NAME, KV)                                                                                                 \
+	GLOBAL void k_attn_##NAME(float *out, int ldo, const float *q, int ldq, const KV *k, const KV *v, int ldkv,          \
+	                          long headStride, int hd, int heads, int group, int keys, int causal, int pos0, float scale) { \
+		attn<KV>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, heads, group, keys, causal, pos0, scale);             \
+	}                                                                                                                    \
+	GLOBAL void k_fattn_##NAME(float *out, int ldo, const float *q, int ldq, const KV *k, const KV *v, int ldkv,         \
+	                           long headStride, int hd, int group, int rows, int keys, int causal, int pos0, float scale) { \
+		fattn<KV>(out, ldo, q, ldq, k, v, ldkv, headStride, hd, group, rows, keys, causal, pos0, scale);             \
+	}
+ATTN(f32, float)
+ATTN(f16, u16)
+ATTN(q8, i8)
 
 // k_copy16 copies n bytes with 16-byte loads where it can: the
 // bandwidth yardstick's kernel twin (n a multiple of 16).

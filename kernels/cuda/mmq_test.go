@@ -82,13 +82,7 @@ func TestMatMulQOnHost(t *testing.T) {
 	}
 	defer quant.Close()
 	r := rand.New(rand.NewPCG(21, 22))
-	randn := func(n int, s float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * s)
-		}
-		return v
-	}
+	randn := func(n int, s float64) []float32 { return normals(r, n, s) }
 	matmul := func(c *runtime.CPU, ty dtype.Type, k, m int, data []byte, x []float32) []float32 {
 		w, err := c.Weight("w", ty, m, k, data)
 		if err != nil {
@@ -186,13 +180,7 @@ func TestMatMulQOnHost(t *testing.T) {
 func TestGEMMQOnHost(t *testing.T) {
 	bin := compileHost(t, "simt_host")
 	r := rand.New(rand.NewPCG(23, 24))
-	randn := func(n int, s float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * s)
-		}
-		return v
-	}
+	randn := func(n int, s float64) []float32 { return normals(r, n, s) }
 	for _, ty := range []dtype.Type{dtype.Q8_0, dtype.Q4_0, dtype.Q4_K, dtype.Q6_K} {
 		shapes := []struct{ n, k, m int }{{70, 256, 72}, {16, 256, 64}, {3, 512, 9}}
 		if ty == dtype.Q8_0 || ty == dtype.Q4_0 {

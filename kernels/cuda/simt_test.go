@@ -59,13 +59,7 @@ func TestBlockKernelsOnHost(t *testing.T) {
 	}
 	defer cpu.Close()
 	r := rand.New(rand.NewPCG(15, 16))
-	randn := func(n int, s float64) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64() * s)
-		}
-		return v
-	}
+	randn := func(n int, s float64) []float32 { return normals(r, n, s) }
 	tensor := func(rows, cols int, v []float32) runtime.Tensor {
 		x, _ := cpu.Alloc(rows, cols)
 		if v != nil {

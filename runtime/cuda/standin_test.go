@@ -339,18 +339,7 @@ func TestDecodeStepGraphs(t *testing.T) {
 
 	generate := func(n int) runtime.Result {
 		t.Helper()
-		ids := []int32{1, 450, 2143, 310}
-		s, err := m.LLM.NewSession(len(ids)+n-1, dtype.F16)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		x, err := s.Embed(ids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Free(x)
-		res, err := runtime.Generate(s, x, runtime.GenerateOptions{MaxTokens: n, EOS: -1, RepeatGuard: -1}, nil)
+		res, err := greedy(m, []int32{1, 450, 2143, 310}, n, dtype.F16)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -487,24 +476,14 @@ func TestLaunchesMatchPTX(t *testing.T) {
 		for i, cache := range []dtype.Type{dtype.Q8_0, dtype.F16, dtype.F32} {
 			b.SetExactMatMul(i == 2)
 			f.picks = 0
-			s, err := m.LLM.NewSession(80, cache)
-			if err != nil {
-				t.Fatal(err)
-			}
 			ids := make([]int32, 70) // a prefill of several k_fattn blocks
 			for j := range ids {
 				ids[j] = int32(100 + j)
 			}
-			x, err := s.Embed(ids)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := runtime.Generate(s, x, runtime.GenerateOptions{MaxTokens: 4, EOS: -1, RepeatGuard: -1}, nil)
+			res, err := greedy(m, ids, 4, cache)
 			if err != nil || fmt.Sprint(res.Tokens) != "[5 6 7 5]" {
 				t.Errorf("%s, %s cache: tokens %v, %v", name, cache, res.Tokens, err)
 			}
-			b.Free(x)
-			s.Close()
 		}
 		if err := b.Sync(); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -516,4 +495,20 @@ func TestLaunchesMatchPTX(t *testing.T) {
 		}
 		t.Logf("%s: %d launches of %d kernels", name, len(f.ran), len(kinds))
 	}
+}
+
+// greedy generates n tokens after the prompt ids with m's decoder in a
+// session of its own (cache of type cache), as the commands do.
+func greedy(m *maira.Model, ids []int32, n int, cache dtype.Type) (runtime.Result, error) {
+	s, err := m.LLM.NewSession(len(ids)+n-1, cache)
+	if err != nil {
+		return runtime.Result{}, err
+	}
+	defer s.Close()
+	x, err := s.Embed(ids)
+	if err != nil {
+		return runtime.Result{}, err
+	}
+	defer m.LLM.Backend().Free(x)
+	return runtime.Generate(s, x, runtime.GenerateOptions{MaxTokens: n, EOS: -1, RepeatGuard: -1}, nil)
 }
