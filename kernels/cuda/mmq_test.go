@@ -41,6 +41,19 @@ func quantizeQ8_1(x []float32) []byte {
 	return out
 }
 
+// dotQ8_1 is the float64 dot product of the weight row w with the
+// activation as its Q8_1 blocks xq decode (d·q), and Σ|w·x|, the scale
+// its rounding is judged against.
+func dotQ8_1(w []float32, xq []byte) (dot, mag float64) {
+	for i := range w {
+		blk := xq[36*(i/32):]
+		xv := float64(dtype.FP16ToFP32(binary.LittleEndian.Uint16(blk))) * float64(int8(blk[4+i%32]))
+		dot += float64(w[i]) * xv
+		mag += math.Abs(float64(w[i]) * xv)
+	}
+	return dot, mag
+}
+
 // sqErr adds ‖got - want‖² to *dd and ‖want‖² to *ww.
 func sqErr(dd, ww *float64, got, want []float32) {
 	for i := range want {
@@ -144,13 +157,7 @@ func TestMatMulQOnHost(t *testing.T) {
 				t.Fatal(err)
 			}
 			for o := 0; o < s.m; o++ {
-				var want, mag float64
-				for i := 0; i < s.k; i++ {
-					blk := xq[36*(i/32):]
-					xv := float64(dtype.FP16ToFP32(binary.LittleEndian.Uint16(blk))) * float64(int8(blk[4+i%32]))
-					want += float64(wv[o*s.k+i]) * xv
-					mag += math.Abs(float64(wv[o*s.k+i]) * xv)
-				}
+				want, mag := dotQ8_1(wv[o*s.k:(o+1)*s.k], xq)
 				if d := math.Abs(float64(got[o]) - want); d > 1e-5*mag || math.IsNaN(float64(got[o])) {
 					t.Fatalf("%s: row %d: kernel %g, float64 on the same quants %g (Σ|w·x| %g)", name, o, got[o], want, mag)
 				}
@@ -211,13 +218,7 @@ func TestGEMMQOnHost(t *testing.T) {
 			for row := 0; row < s.n; row++ {
 				xq := quantizeQ8_1(x[row*s.k : (row+1)*s.k])
 				for o := 0; o < s.m; o++ {
-					var want, mag float64
-					for i := 0; i < s.k; i++ {
-						blk := xq[36*(i/32):]
-						xv := float64(dtype.FP16ToFP32(binary.LittleEndian.Uint16(blk))) * float64(int8(blk[4+i%32]))
-						want += float64(wv[o*s.k+i]) * xv
-						mag += math.Abs(float64(wv[o*s.k+i]) * xv)
-					}
+					want, mag := dotQ8_1(wv[o*s.k:(o+1)*s.k], xq)
 					if g := got[row*s.m+o]; math.Abs(float64(g)-want) > 1e-5*mag || math.IsNaN(float64(g)) {
 						t.Fatalf("%s: [%d][%d]: kernel %g, float64 on the same quants %g (Σ|w·x| %g)", name, row, o, g, want, mag)
 					}
