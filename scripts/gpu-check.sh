@@ -10,8 +10,9 @@
 #      (tensor cores) and blocked attention on a 1400-row prompt,
 #   4. makes vicuna7b-shape Q4_0 and Q4_K files and runs maira bench
 #      --backend cuda on each: image encode ms, prefill tokens/s for a
-#      1400-token prompt, decode tokens/s, and decode's share of the copy
-#      bandwidth,
+#      1400-token prompt, decode tokens/s (and how many steps ran as CUDA
+#      graphs), decode's share of the copy bandwidth, and one full report
+#      (a frontal image, 150 tokens),
 # and prints a summary table last. Logs go to $OUT (the device tool's
 # folder) when set, else build/gpu-check.
 #
@@ -25,6 +26,7 @@ PRESET=${PRESET:-vicuna7b-shape}
 BACKEND=${BACKEND:-cuda}
 PROMPT=${PROMPT:-1400}
 GEN=${GEN:-64}
+REPORT=${REPORT:-150}
 TYPES=${TYPES:-q4_0 q4_k}
 WORK=${WORK:-/tmp/maira-gpu-check}
 mkdir -p "$LOG" "$WORK"
@@ -68,7 +70,7 @@ for t in $TYPES; do
 	echo "($(( $(date +%s) - t0 )) s)"
 	[ -s "$f" ] || { summary+=("$t: could not make $f"); continue; }
 	step "$PRESET $t: maira bench --backend $BACKEND"
-	if timeout 240 "$B/maira" bench --backend "$BACKEND" --model "$f" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --bandwidth-mb 0 --json >"$LOG/bench-$t.json" 2>"$LOG/bench-$t.err"; then
+	if timeout 240 "$B/maira" bench --backend "$BACKEND" --model "$f" --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --report "$REPORT" --bandwidth-mb 0 --json >"$LOG/bench-$t.json" 2>"$LOG/bench-$t.err"; then
 		cat "$LOG/bench-$t.err"
 		summary+=("$(python3 - "$LOG/bench-$t.json" "${copy:-0}" "$t" <<'PY'
 import json, sys
@@ -77,7 +79,10 @@ dec = r["decode_tokens_per_s"]; gbs = dec * r["llm_weight_bytes"]
 share = f"{100 * gbs / copy:.0f}% of copy" if copy > 0 else "copy not measured"
 print(f"{t}: {r['backend'].split(',')[0]} | image encode {r.get('image_encode_ms', 0):.1f} ms | "
       f"prefill {r['prompt_tokens']} tokens {r['prefill_tokens_per_s']:.0f} tok/s | "
-      f"decode {dec:.1f} tok/s = {gbs / 1e9:.0f} GB/s of weights ({share})")
+      f"decode {dec:.1f} tok/s = {gbs / 1e9:.0f} GB/s of weights ({share}), "
+      f"{r.get('decode_graph_steps', 0)} steps as CUDA graphs"
+      f"{' (NO graphs)' if r['backend'].startswith('cuda') and not r.get('decode_graph_steps') else ''} | "
+      f"report ({r.get('report_tokens', 0)} tokens) {r.get('report_ms', 0) / 1000:.2f} s")
 PY
 )")
 	else
@@ -90,4 +95,4 @@ done
 step "summary ($(( $(date +%s) - start )) s)"
 printf '%s\n' "${summary[@]}" | tee "$LOG/summary.txt"
 # Exit status: 1 when any step failed or the GPU went unused.
-! grep -qE 'FAIL|SKIPPED|did not choose|could not|stopped after' "$LOG/summary.txt"
+! grep -qE 'FAIL|SKIPPED|did not choose|could not|stopped after|NO graphs' "$LOG/summary.txt"

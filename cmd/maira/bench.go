@@ -58,6 +58,9 @@ type benchResult struct {
 	// PNG, ReportTokens generated), when asked for.
 	ReportMS     float64 `json:"report_ms,omitempty"`
 	ReportTokens int     `json:"report_tokens,omitempty"`
+	// GraphSteps is how many decode steps ran as CUDA graphs (a GPU
+	// backend that records its steps).
+	GraphSteps int `json:"decode_graph_steps,omitempty"`
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
@@ -142,6 +145,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	res.PrefillTPS, res.DecodeTPS = r.PrefillTokensPerSecond, r.DecodeTokensPerSecond
+	if g, ok := b.(interface{ GraphSteps() int }); ok {
+		res.GraphSteps = g.GraphSteps()
+	}
 	s.Close()
 	b.Free(x)
 
@@ -178,6 +184,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "prefill: %d tokens, %.1f tokens/s\ndecode: %d tokens after the prompt, %.2f tokens/s (%s key/value cache)\n",
 		res.PromptTokens, res.PrefillTPS, res.GenTokens, res.DecodeTPS, res.KVCache)
+	if res.GraphSteps > 0 {
+		fmt.Fprintf(stdout, "decode steps as CUDA graphs: %d\n", res.GraphSteps)
+	}
 	if res.ReadGBs > 0 {
 		fmt.Fprintf(stdout, "read bandwidth: %.1f GB/s; language model weights %s; decode roofline %.2f tokens/s (decode at %.0f%% of it)\n",
 			res.ReadGBs, humanBytes(res.WeightBytes), res.RooflineTPS, 100*res.DecodeTPS/res.RooflineTPS)
