@@ -52,7 +52,8 @@ func (d *Device) PeakBandwidth() float64 {
 }
 
 // Context is a CUDA context on one device, current on one goroutine locked
-// to its OS thread; every driver call of the context runs there, in order.
+// to its OS thread, where the driver calls run in order (Do), except
+// kernel launches, made from the caller's thread (Direct).
 type Context struct {
 	d      *driver
 	Device Device
@@ -192,13 +193,15 @@ func (c *Context) Do(f func() error) error {
 }
 
 // Direct runs f with the calling goroutine locked to its OS thread and
-// the context current there, so the launches f makes with LaunchDirect
-// call the driver on that thread instead of hopping to the context's
-// (a channel round trip, microseconds: for a decode step of hundreds of
-// launches, as long as the GPU's work on a big GPU). The driver is
-// thread-safe and the one stream keeps the order; Do-based calls inside f
-// still work. The thread keeps the context current afterwards, which
-// nothing else on it notices.
+// the context current there, so the driver calls f makes (kernel
+// launches: Launch uses it for each, LaunchDirect inside one) run on that
+// thread instead of hopping to the context's (a channel round trip,
+// microseconds: for a decode step of hundreds of launches, as long as the
+// GPU's work on a big GPU). The driver is thread-safe, a context may be
+// current on several threads, and the one stream keeps the order of what
+// the backend's one goroutine queues; Do-based calls inside f still work.
+// The thread keeps the context current afterwards, which nothing else on
+// it notices.
 func (c *Context) Direct(f func() error) error {
 	if c.closed {
 		return fmt.Errorf("cuda: context closed")
