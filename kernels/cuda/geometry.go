@@ -138,6 +138,20 @@ func FlashAttention(rows, heads, headDim int) (Launch, bool) {
 	return Launch{GridX: (rows + fattnRows - 1) / fattnRows, GridY: heads, Block: 128}, true
 }
 
+// TensorAttention reports whether k_tattn takes heads of headDim values
+// (64 or 128: k_tattn64_T, k_tattn128_T) and, if so, its geometry: a
+// block of 4 warps per (64 query rows, head). Attention prefers it to
+// k_fattn for more than one query row.
+func TensorAttention(rows, heads, headDim int) (Launch, bool) {
+	if (headDim != 64 && headDim != 128) || heads > 65535 || rows < 2 {
+		return Launch{}, false
+	}
+	return Launch{GridX: (rows + tattnRows - 1) / tattnRows, GridY: heads, Block: 128}, true
+}
+
+// tattnRows is the query rows a k_tattn block takes.
+const tattnRows = 64
+
 // Pick is k_pick's: one block of 1024 threads (the reduction's tree needs
 // a power of two).
 func Pick() Launch { return Launch{GridX: 1, GridY: 1, Block: pickBlock} }

@@ -63,6 +63,14 @@ DEVICE void mma_s8(int *c, const int *a, int b0, int b1) {
 	             : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
 	             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+// mma_f16: c += A·B on the tensor cores, A 16 x 16 and B 16 x 8 f16s (two
+// to a register, the lower index low), float accumulators; fragments as
+// testdata/host.h's twin spells out.
+DEVICE void mma_f16(float *c, const u32 *a, u32 b0, u32 b1) {
+	asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+	    : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+	    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
 // rint_i rounds to the nearest integer, ties to even (as the CPU's round).
 DEVICE int rint_i(float f) {
 	int r;
@@ -665,6 +673,120 @@ DEVICE void fattn(float *out, int ldo, const float *q, int ldq, const KV *k, con
 	}
 }
 
+// tattn: attention for many query rows on the tensor cores (f16 inputs,
+// float accumulation: mma m16n8k16), FlashAttention-2's way: a block of 4
+// warps takes TQ = 64 query rows of one head, 16 a warp, whose scaled q
+// stay in registers as A fragments; per tile of TK = 32 keys (staged in
+// shared memory as f16: keys row by row, values transposed, rows padded
+// so the fragment loads hit 32 banks) a warp computes its 16 x 32 scores
+// (mma), masks them, updates its rows' online softmax (a row's values
+// spread over a quad of lanes), and multiplies the probabilities, whose
+// score fragments are already the A fragments of P·V, into its 16 x HD
+// output (mma). Heads of HD = 64 or 128. Grid: (rows/64 rounded up,
+// heads).
+#define TQ 64
+#define TK 32
+DEVICE u32 pack2(float lo, float hi) { return (u32)f2h(lo) | (u32)f2h(hi) << 16; }
+template <int HD, typename KV>
+DEVICE void tattn(float *out, int ldo, const float *q, int ldq, const KV *k, const KV *v, int ldkv, long headStride,
+                  int group, int rows, int keys, int causal, int pos0, float scale) {
+	SHARED __attribute__((aligned(16))) u16 ks[TK][HD + 8], vt[HD][TK + 8]; // fragments load u32 pairs
+	int t = tid(), lane = t & 31, w = t >> 5, g = lane >> 2, tq = lane & 3;
+	int r0 = bid() * TQ, h = bidy(), kh = h / group, rw = r0 + 16 * w; // this warp's first row
+	const KV *kb = k + kh * headStride, *vb = v + kh * headStride;
+	u32 qf[HD / 16][4];
+#pragma unroll
+	for (int kk = 0; kk < HD / 16; kk++)
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			int row = rw + g + 8 * (i & 1), col = 16 * kk + 2 * tq + 8 * (i >> 1);
+			const float *qr = q + (long)row * ldq + h * HD + col;
+			qf[kk][i] = row < rows ? pack2(qr[0] * scale, qr[1] * scale) : 0u;
+		}
+	float o[HD / 8][4], mx[2] = {-__builtin_inff(), -__builtin_inff()}, l[2] = {0.f, 0.f};
+#pragma unroll
+	for (int n = 0; n < HD / 8; n++)
+#pragma unroll
+		for (int e = 0; e < 4; e++) o[n][e] = 0.f;
+	int nk = causal ? pos0 + r0 + TQ : keys;
+	if (nk > keys) nk = keys;
+	for (int k0 = 0; k0 < nk; k0 += TK) {
+		bar(); // the last tile's readers are done
+		for (int i = t; i < TK * HD; i += ntid()) {
+			int r = i / HD, e = i % HD;
+			bool in = k0 + r < nk;
+			ks[r][e] = in ? f2h(loadkv(kb + (long)(k0 + r) * ldkv, e, HD)) : 0;
+			vt[e][r] = in ? f2h(loadkv(vb + (long)(k0 + r) * ldkv, e, HD)) : 0;
+		}
+		bar();
+		float s[TK / 8][4];
+#pragma unroll
+		for (int j = 0; j < TK / 8; j++) {
+#pragma unroll
+			for (int e = 0; e < 4; e++) s[j][e] = 0.f;
+#pragma unroll
+			for (int kk = 0; kk < HD / 16; kk++)
+				mma_f16(s[j], qf[kk], *(const u32 *)&ks[8 * j + g][16 * kk + 2 * tq], *(const u32 *)&ks[8 * j + g][16 * kk + 2 * tq + 8]);
+		}
+		float corr[2];
+#pragma unroll
+		for (int hh = 0; hh < 2; hh++) { // rows g and g+8 of the warp's 16
+			int row = rw + g + 8 * hh;
+			float m = -__builtin_inff();
+#pragma unroll
+			for (int j = 0; j < TK / 8; j++)
+#pragma unroll
+				for (int x = 0; x < 2; x++) {
+					int key = k0 + 8 * j + 2 * tq + x;
+					bool ok = key < nk && row < rows && (!causal || key <= pos0 + row);
+					float sv = ok ? s[j][2 * hh + x] : -__builtin_inff();
+					s[j][2 * hh + x] = sv;
+					m = __builtin_fmaxf(m, sv);
+				}
+			m = __builtin_fmaxf(m, shfl_xor(m, 1));
+			m = __builtin_fmaxf(m, shfl_xor(m, 2));
+			float nm = __builtin_fmaxf(mx[hh], m);
+			corr[hh] = mx[hh] == -__builtin_inff() ? (nm == -__builtin_inff() ? 1.f : 0.f) : fexp(mx[hh] - nm);
+			float sum = 0.f;
+#pragma unroll
+			for (int j = 0; j < TK / 8; j++)
+#pragma unroll
+				for (int x = 0; x < 2; x++) {
+					float sv = s[j][2 * hh + x];
+					float p = sv == -__builtin_inff() ? 0.f : fexp(sv - nm);
+					s[j][2 * hh + x] = p;
+					sum += p;
+				}
+			sum += shfl_xor(sum, 1);
+			sum += shfl_xor(sum, 2);
+			l[hh] = l[hh] * corr[hh] + sum, mx[hh] = nm;
+		}
+#pragma unroll
+		for (int n = 0; n < HD / 8; n++) o[n][0] *= corr[0], o[n][1] *= corr[0], o[n][2] *= corr[1], o[n][3] *= corr[1];
+#pragma unroll
+		for (int kk = 0; kk < TK / 16; kk++) {
+			// the scores of keys 16kk..16kk+15 as P's A fragment
+			u32 pa[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]), pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+			             pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+			for (int n = 0; n < HD / 8; n++)
+				mma_f16(o[n], pa, *(const u32 *)&vt[8 * n + g][16 * kk + 2 * tq], *(const u32 *)&vt[8 * n + g][16 * kk + 2 * tq + 8]);
+		}
+	}
+#pragma unroll
+	for (int hh = 0; hh < 2; hh++) {
+		int row = rw + g + 8 * hh;
+		if (row >= rows) continue;
+		float inv = l[hh] > 0.f ? 1.f / l[hh] : 0.f;
+		float *orow = out + (long)row * ldo + h * HD;
+#pragma unroll
+		for (int n = 0; n < HD / 8; n++) {
+			orow[8 * n + 2 * tq] = o[n][2 * hh] * inv;
+			orow[8 * n + 2 * tq + 1] = o[n][2 * hh + 1] * inv;
+		}
+	}
+}
+
 // The attention kernels for each kind of keys and values: k_attn_T and
 // k_fattn_T for activations and the F32 cache (f32), the F16 cache (f16)
 // and the Q8 cache (q8: rows of bytes, so ldkv and headStride in bytes).
@@ -680,6 +802,19 @@ DEVICE void fattn(float *out, int ldo, const float *q, int ldq, const KV *k, con
 ATTN(f32, float)
 ATTN(f16, u16)
 ATTN(q8, i8)
+
+// k_tattnHD_T: tattn for heads of HD values.
+#define TATTN(HD, NAME, KV)                                                                                             \
+	GLOBAL void k_tattn##HD##_##NAME(float *out, int ldo, const float *q, int ldq, const KV *k, const KV *v, int ldkv,  \
+	                                 long headStride, int group, int rows, int keys, int causal, int pos0, float scale) { \
+		tattn<HD, KV>(out, ldo, q, ldq, k, v, ldkv, headStride, group, rows, keys, causal, pos0, scale);            \
+	}
+TATTN(64, f32, float)
+TATTN(64, f16, u16)
+TATTN(64, q8, i8)
+TATTN(128, f32, float)
+TATTN(128, f16, u16)
+TATTN(128, q8, i8)
 
 // k_copy16 copies n bytes with 16-byte loads where it can: the
 // bandwidth yardstick's kernel twin (n a multiple of 16).

@@ -33,7 +33,8 @@ var ClangArgs = []string{
 var Kernels = []string{
 	"k_add", "k_mul", "k_gelu", "k_silu_mul", "k_add_bias", "k_scale_cols", "k_copy_f32",
 	"k_kv_store", "k_kv_load", "k_kv_store_f32", "k_kv_load_f32", "k_kv_store_q8", "k_kv_load_q8", "k_rmsnorm", "k_layernorm", "k_rope", "k_pick",
-	"k_attn_f32", "k_attn_f16", "k_attn_q8", "k_fattn_f32", "k_fattn_f16", "k_fattn_q8", "k_copy16",
+	"k_attn_f32", "k_attn_f16", "k_attn_q8", "k_fattn_f32", "k_fattn_f16", "k_fattn_q8",
+	"k_tattn64_f32", "k_tattn64_f16", "k_tattn64_q8", "k_tattn128_f32", "k_tattn128_f16", "k_tattn128_q8", "k_copy16",
 	"k_gather_f32", "k_gather_f16", "k_gather_bf16", "k_gather_q8_0", "k_gather_q4_0", "k_gather_q4_k", "k_gather_q6_k",
 	"k_mm_f32", "k_mm_f32s", "k_mm_f16", "k_mm_bf16", "k_mm_q8_0", "k_mm_q4_0", "k_mm_q4_k", "k_mm_q6_k",
 	"k_gemm_f32", "k_gemm_f16", "k_gemm_bf16", "k_gemm_q8_0", "k_gemm_q4_0", "k_gemm_q4_k", "k_gemm_q6_k",

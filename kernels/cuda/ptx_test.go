@@ -96,6 +96,24 @@ func TestAttentionGeometry(t *testing.T) {
 			t.Errorf("Attention(%d, %d, %d) = %+v, %v; want %+v, error %v", c.rows, c.heads, c.hd, got, err, c.want, c.err)
 		}
 	}
+	// Many rows: k_tattn (heads of 64 or 128, 64 rows a block), else
+	// k_fattn (heads up to 128 in 32s, 32 rows a block); one row: neither.
+	for _, c := range []struct {
+		rows, heads, hd int
+		tensor, flash   Launch
+	}{
+		{1370, 12, 64, Launch{GridX: 22, GridY: 12, Block: 128}, Launch{GridX: 43, GridY: 12, Block: 128}},
+		{512, 32, 128, Launch{GridX: 8, GridY: 32, Block: 128}, Launch{GridX: 16, GridY: 32, Block: 128}},
+		{40, 4, 96, Launch{}, Launch{GridX: 2, GridY: 4, Block: 128}},
+		{40, 4, 256, Launch{}, Launch{}},
+		{1, 32, 128, Launch{}, Launch{}},
+	} {
+		tl, tok := TensorAttention(c.rows, c.heads, c.hd)
+		fl, fok := FlashAttention(c.rows, c.heads, c.hd)
+		if tl != c.tensor || tok != (c.tensor != Launch{}) || fl != c.flash || fok != (c.flash != Launch{}) {
+			t.Errorf("%d rows of %d heads of %d: TensorAttention %+v %v, FlashAttention %+v %v; want %+v, %+v", c.rows, c.heads, c.hd, tl, tok, fl, fok, c.tensor, c.flash)
+		}
+	}
 }
 
 func TestSupports(t *testing.T) {

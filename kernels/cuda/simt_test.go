@@ -185,6 +185,7 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		{70, 2, 1, 64, 70, 0, false},  // the encoder: several blocks of rows, tiles of keys
 		{40, 4, 2, 128, 45, 5, true},  // prefill after a prefix, grouped heads
 		{33, 1, 1, 96, 100, 67, true}, // a head of 96: k_fattn's last value lanes idle
+		{70, 2, 2, 64, 75, 5, true}, // two k_tattn blocks, ragged tiles, after a prefix
 	} {
 		q, k, v := randn(s.rows*s.heads*s.hd, 1), randn(s.keys*s.kv*s.hd, 1), randn(s.keys*s.kv*s.hd, 1)
 		l, err := Attention(s.rows, s.heads, s.hd)
@@ -205,6 +206,13 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		if fl, ok := FlashAttention(s.rows, s.heads, s.hd); ok {
 			got := simt(t, bin, 7, fl, []int32{int32(s.rows), int32(s.heads), int32(s.kv), int32(s.hd), int32(s.keys), causal, int32(s.pos0)}, scale, q, floatBytes(k), v)
 			near(fmt.Sprintf("blocked attention %+v", s), got, want, 1e-5)
+		}
+		// The tensor cores' attention: f16 inputs (q·scale, k, v, the
+		// probabilities), float sums: within 2e-3 of the CPU's float32.
+		tl, tc := TensorAttention(s.rows, s.heads, s.hd)
+		if tc {
+			got := simt(t, bin, 9, tl, []int32{int32(s.rows), int32(s.heads), int32(s.kv), int32(s.hd), int32(s.keys), causal, int32(s.pos0)}, scale, q, floatBytes(k), v)
+			near(fmt.Sprintf("tensor-core attention %+v", s), got, want, 2e-3)
 		}
 		if s.hd%32 != 0 {
 			continue
@@ -228,6 +236,10 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		na := s.rows * s.heads * s.hd
 		near(fmt.Sprintf("q8 cache %+v", s), got[na:], read(cpu.View(kc, 0, s.keys)), 0)
 		near(fmt.Sprintf("attention over a q8 cache %+v", s), got[:na], read(d8), 1e-5)
+		if tc {
+			got = simt(t, bin, 10, tl, []int32{int32(s.rows), int32(s.heads), int32(s.kv), int32(s.hd), int32(s.keys), causal, int32(s.pos0)}, scale, q, floatBytes(k), v)
+			near(fmt.Sprintf("tensor-core attention over a q8 cache %+v", s), got[:na], read(d8), 2e-3)
+		}
 	}
 
 	// k_pick against runtime.Argmax: index, margin and the non-finite

@@ -43,6 +43,9 @@ type Backend struct {
 	xqCap  int
 	xqFrom *tensor // the tensor xq holds, until anything else is queued
 	exact  bool    // MatMul never quantizes its input (SetExactMatMul)
+	// simtAttn keeps attention off the tensor cores (SetTensorAttention,
+	// MAIRA_CUDA_ATTN=simt): k_fattn in float32 for many rows.
+	simtAttn bool
 
 	// RunStep's CUDA graphs: recording is set while a step is captured
 	// (nothing may allocate or copy from the host then); the first step
@@ -166,6 +169,7 @@ func newBackend(c *Context) (*Backend, error) {
 		b.fn[k] = f
 	}
 	b.mapped = c.Device.Integrated && c.Device.CanMapHost && os.Getenv("MAIRA_CUDA_WEIGHTS") != "copy"
+	b.simtAttn = os.Getenv("MAIRA_CUDA_ATTN") == "simt"
 	if b.pick, err = b.alloc(16); err != nil {
 		b.Close()
 		return nil, err
@@ -604,6 +608,12 @@ func (b *Backend) Gather(dst runtime.Tensor, table runtime.Weight, ids []int32) 
 	b.launch("k_gather_"+w.kern, kc.Gather(len(ids), w.cols), d.p, w.p, b.ids, w.cols)
 }
 
+// SetTensorAttention chooses, for more than one query row with heads of
+// 64 or 128, k_tattn (on: the tensor cores, f16 q, k, v and
+// probabilities with float sums; the default) or k_fattn (off: float32
+// throughout, as the CPU).
+func (b *Backend) SetTensorAttention(on bool) { b.simtAttn = !on }
+
 // SetExactMatMul makes MatMul compute every product on float32 inputs
 // (on: k_mm, as the exact CPU backend) or, the default, quantize a single
 // input row to Q8_1 for the dp4a GEMVs of Q8_0, Q4_0, Q4_K and Q6_K
@@ -841,6 +851,11 @@ func (b *Backend) Attention(dst, q, k, v runtime.Tensor, a runtime.Attn) {
 		if s.t == dtype.Q8_0 { // rows of bytes: quants, then scales
 			ld, headStride = s.rowBytes(), int64(s.positions*s.rowBytes())
 		}
+	}
+	if tl, ok := kc.TensorAttention(qt.rows, a.Heads, hd); ok && !b.simtAttn {
+		// many query rows on the tensor cores: k_tattn (f16 inputs)
+		b.launch(fmt.Sprintf("k_tattn%d_%s", hd, name[len("k_attn_"):]), tl, d.p, d.cols, qt.p, qt.cols, kp, vp, ld, headStride, a.Heads/a.KVHeads, qt.rows, kt.rows, causal, a.Pos0, scale)
+		return
 	}
 	if fl, ok := kc.FlashAttention(qt.rows, a.Heads, hd); ok {
 		// many query rows: k_fattn shares each tile of keys among 32 of them

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"maira/kernels"
+	kc "maira/kernels/cuda"
 	"maira/models/maira"
 	"maira/quant/convert"
 	"maira/quant/dtype"
@@ -263,49 +264,71 @@ func TestOpsMatMulQ(t *testing.T) {
 	}
 }
 
+// attnCase is an attention call: q [rows, heads·hd] over keys and values
+// of kv heads, held as cache (0: activations).
+type attnCase struct {
+	heads, kv, hd, rows, keys, pos0 int
+	causal                          bool
+	cache                           dtype.Type
+}
+
+// TestOpsAttention holds Attention to the CPU's: decode (k_attn), prefill
+// and the encoder (k_fattn in float32, and k_tattn on the tensor cores
+// where the heads are 64 or 128), over activations and F32, F16 and Q8
+// caches.
 func TestOpsAttention(t *testing.T) {
 	c, g := backends(t)
+	defer g.SetTensorAttention(true)
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, s := range []struct {
-		heads, kv, hd, rows, keys, pos0 int
-		causal                          bool
-		cache                           dtype.Type // 0: activations
-	}{
-		{12, 12, 64, 50, 50, 0, false, 0},         // the encoder
-		{4, 4, 128, 9, 9, 0, true, 0},             // prefill on activations
-		{8, 2, 128, 1, 300, 299, true, dtype.F32}, // decode, grouped heads
-		{4, 4, 128, 1, 700, 699, true, dtype.F16},
+	for _, s := range []attnCase{
+		{12, 12, 64, 50, 50, 0, false, 0},          // the encoder
+		{4, 4, 128, 9, 9, 0, true, 0},              // prefill on activations
+		{8, 2, 128, 1, 300, 299, true, dtype.F32},  // decode, grouped heads
+		{4, 4, 128, 1, 700, 699, true, dtype.F16},  //
 		{4, 4, 128, 33, 100, 67, true, dtype.F16},  // prefill after a prefix
 		{4, 4, 128, 3, 64, 61, true, dtype.Q8_0},   // the CPU's Q8 layout and rounding
 		{8, 2, 128, 1, 300, 299, true, dtype.Q8_0}, // decode over Q8
-		{4, 4, 128, 40, 40, 0, true, dtype.Q8_0},   // prefill over Q8 (k_fattn_q8)
+		{4, 4, 128, 40, 40, 0, true, dtype.Q8_0},   // prefill over Q8
+		{12, 12, 64, 1370, 1370, 0, false, 0},      // RAD-DINO's 1370 rows
 	} {
 		q := randn(r, s.rows*s.heads*s.hd, 1)
 		k, v := randn(r, s.keys*s.kv*s.hd, 1), randn(r, s.keys*s.kv*s.hd, 1)
-		tol := 1e-5
-		if s.cache == dtype.F16 || s.cache == dtype.Q8_0 {
-			tol = 1e-4 // both round alike; ex2.approx and a quant on a tie may differ
-		}
-		name := fmt.Sprintf("attention %+v", s)
-		op(t, c, g, name, tol, func(be runtime.Backend) runtime.Tensor {
-			var kt, vt runtime.Tensor
-			if s.cache == 0 {
-				kt, vt = tensor(t, be, s.keys, s.kv*s.hd, k), tensor(t, be, s.keys, s.kv*s.hd, v)
-			} else {
-				kc, err := be.AllocCache(s.cache, s.keys+5, s.kv, s.hd)
-				if err != nil {
-					t.Fatal(err)
-				}
-				vc, _ := be.AllocCache(s.cache, s.keys+5, s.kv, s.hd)
-				be.CopyRows(be.View(kc, 0, s.keys), tensor(t, be, s.keys, s.kv*s.hd, k))
-				be.Write(be.View(vc, 0, s.keys), v)
-				kt, vt = be.View(kc, 0, s.keys), be.View(vc, 0, s.keys)
+		for _, tensorCores := range []bool{false, true} {
+			if _, ok := kc.TensorAttention(s.rows, s.heads, s.hd); tensorCores && !ok {
+				continue
 			}
-			d := tensor(t, be, s.rows, s.heads*s.hd, nil)
-			be.Attention(d, tensor(t, be, s.rows, s.heads*s.hd, q), kt, vt, runtime.Attn{Heads: s.heads, KVHeads: s.kv, Causal: s.causal, Pos0: s.pos0})
-			return d
-		})
+			g.SetTensorAttention(tensorCores)
+			tol := 1e-5
+			if s.cache == dtype.F16 || s.cache == dtype.Q8_0 {
+				tol = 1e-4 // both round alike; ex2.approx and a quant on a tie may differ
+			}
+			if tensorCores {
+				tol = 2e-3 // f16 q, k, v and probabilities (the host harness's bound)
+			}
+			op(t, c, g, fmt.Sprintf("attention %+v, tensor cores %v", s, tensorCores), tol, func(be runtime.Backend) runtime.Tensor {
+				return attention(t, be, s, q, k, v)
+			})
+		}
 	}
+}
+
+func attention(t *testing.T, be runtime.Backend, s attnCase, q, k, v []float32) runtime.Tensor {
+	var kt, vt runtime.Tensor
+	if s.cache == 0 {
+		kt, vt = tensor(t, be, s.keys, s.kv*s.hd, k), tensor(t, be, s.keys, s.kv*s.hd, v)
+	} else {
+		kcache, err := be.AllocCache(s.cache, s.keys+5, s.kv, s.hd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vcache, _ := be.AllocCache(s.cache, s.keys+5, s.kv, s.hd)
+		be.CopyRows(be.View(kcache, 0, s.keys), tensor(t, be, s.keys, s.kv*s.hd, k))
+		be.Write(be.View(vcache, 0, s.keys), v)
+		kt, vt = be.View(kcache, 0, s.keys), be.View(vcache, 0, s.keys)
+	}
+	d := tensor(t, be, s.rows, s.heads*s.hd, nil)
+	be.Attention(d, tensor(t, be, s.rows, s.heads*s.hd, q), kt, vt, runtime.Attn{Heads: s.heads, KVHeads: s.kv, Causal: s.causal, Pos0: s.pos0})
+	return d
 }
 
 // TestGraph captures a launch as a CUDA graph and replays it.

@@ -109,10 +109,18 @@ func TestPrefillKernels(t *testing.T) {
 	v := tensor(t, g, n, heads*hd, randn(r, n*heads*hd, 1))
 	d := tensor(t, g, n, heads*hd, nil)
 	a := runtime.Attn{Heads: heads, KVHeads: heads, Causal: true}
-	g.Attention(d, q, k, v, a)
-	ms := timedGraph(t, g, func() { g.Attention(d, q, k, v, a) })
-	flops := 4 * float64(n) * float64(n+1) / 2 * hd * heads // q·k and p·v over the causal half
-	fmt.Printf("BENCH attention causal %d rows %dx%d %7.2f ms  %6.1f TFLOPS (a layer; 32 layers %.0f ms)\n", n, heads, hd, ms, flops/(ms/1e3)/1e12, 32*ms)
+	defer g.SetTensorAttention(true)
+	for _, tensorCores := range []bool{true, false} {
+		g.SetTensorAttention(tensorCores)
+		g.Attention(d, q, k, v, a)
+		ms := timedGraph(t, g, func() { g.Attention(d, q, k, v, a) })
+		flops := 4 * float64(n) * float64(n+1) / 2 * hd * heads // q·k and p·v over the causal half
+		kernel := "k_fattn (float32)"
+		if tensorCores {
+			kernel = "k_tattn (tensor cores)"
+		}
+		fmt.Printf("BENCH attention %s causal %d rows %dx%d %7.2f ms  %6.1f TFLOPS (a layer; 32 layers %.0f ms)\n", kernel, n, heads, hd, ms, flops/(ms/1e3)/1e12, 32*ms)
+	}
 }
 
 // timedGraph captures what f queues as a CUDA graph and times one launch

@@ -88,6 +88,40 @@ DEVICE void mma_s8(int *c, const int *a, int b0, int b1) {
 	host_block->warps[w]->arrive_and_wait();
 }
 
+// mma_f16 is mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32, each
+// register two f16s (the lower index in the low half), laid out as the
+// PTX ISA says: a[0] A[group][2t, 2t+1], a[1] A[group+8][2t, 2t+1], a[2]
+// A[group][2t+8, 2t+9], a[3] A[group+8][2t+8, 2t+9]; b0 B[2t, 2t+1]
+// [group], b1 B[2t+8, 2t+9][group]; c as mma_s8's. Products of f16s are
+// exact in float; the sum runs in k order (the hardware's order and
+// rounding of the sum are its own).
+DEVICE void mma_f16(float *c, const u32 *a, u32 b0, u32 b1) {
+	int w = host_tid >> 5, lane = host_tid & 31;
+	int *me = host_block->mx[w][lane];
+	for (int i = 0; i < 4; i++) me[i] = (int)a[i];
+	me[4] = (int)b0, me[5] = (int)b1;
+	host_block->warps[w]->arrive_and_wait();
+	auto half = [](int reg, int hi) { return h2f((u16)((u32)reg >> 16 * hi)); };
+	auto A = [&](int r, int k) { // 16 x 16
+		const int *l = host_block->mx[w][4 * (r & 7) + (k & 7) / 2];
+		return half(l[(r >> 3) + 2 * (k >> 3)], k & 1);
+	};
+	auto B = [&](int k, int n) { // 16 x 8
+		const int *l = host_block->mx[w][4 * n + (k & 7) / 2];
+		return half(l[4 + (k >> 3)], k & 1);
+	};
+	int g = lane >> 2, t = lane & 3;
+	float r[4];
+	for (int e = 0; e < 4; e++) {
+		int row = g + 8 * (e >> 1), n = 2 * t + (e & 1);
+		float s = c[e];
+		for (int k = 0; k < 16; k++) s += A(row, k) * B(k, n);
+		r[e] = s;
+	}
+	host_block->warps[w]->arrive_and_wait();
+	for (int e = 0; e < 4; e++) c[e] = r[e];
+}
+
 // host_launch runs f over a grid of gx x gy blocks of nt threads, a block
 // at a time.
 template <typename F> static void host_launch(int gx, int gy, int nt, F f) {

@@ -73,6 +73,16 @@ int main() {
 		});
 		break;
 	}
+	case 9: { // tensor-core attention (k_tattnHD_f32), op 3's inputs
+		int rows = p[3], heads = p[4], kvh = p[5], hd = p[6], keys = p[7], causal = p[8], pos0 = p[9];
+		n = rows * heads * hd, out = (float *)calloc(n, 4);
+		host_launch(gx, gy, nt, [&] {
+			if (hd == 64) k_tattn64_f32(out, heads * hd, a, heads * hd, (const float *)b, c, kvh * hd, hd, heads / kvh, rows, keys, causal, pos0, f);
+			else k_tattn128_f32(out, heads * hd, a, heads * hd, (const float *)b, c, kvh * hd, hd, heads / kvh, rows, keys, causal, pos0, f);
+		});
+		break;
+	}
+	case 10: // op 8 with k_tattnHD_q8 for several rows
 	case 8: { // op 3's inputs, k and v stored in Q8 caches of keys+3
 		// positions (k_kv_store_q8), then attention over them (k_attn_q8
 		// for one row, else k_fattn_q8: p[0..2] their geometry); out: the
@@ -87,6 +97,8 @@ int main() {
 		n = na0 + nk, out = (float *)calloc(n, 4);
 		host_launch(gx, gy, nt, [&] {
 			if (rows == 1) k_attn_q8(out, heads * hd, a, heads * hd, (const i8 *)kc, (const i8 *)vc, (int)rb, pos * rb, hd, heads, heads / kvh, keys, causal, pos0, f);
+			else if (op == 10 && hd == 64) k_tattn64_q8(out, heads * hd, a, heads * hd, (const i8 *)kc, (const i8 *)vc, (int)rb, pos * rb, heads / kvh, rows, keys, causal, pos0, f);
+			else if (op == 10) k_tattn128_q8(out, heads * hd, a, heads * hd, (const i8 *)kc, (const i8 *)vc, (int)rb, pos * rb, heads / kvh, rows, keys, causal, pos0, f);
 			else k_fattn_q8(out, heads * hd, a, heads * hd, (const i8 *)kc, (const i8 *)vc, (int)rb, pos * rb, hd, heads / kvh, rows, keys, causal, pos0, f);
 		});
 		host_launch(3, 1, 64, [&] { k_kv_load_q8(out + na0, kc, keys, kvh, hd, pos, 0); });
