@@ -185,7 +185,7 @@ func TestBlockKernelsOnHost(t *testing.T) {
 		{70, 2, 1, 64, 70, 0, false},  // the encoder: several blocks of rows, tiles of keys
 		{40, 4, 2, 128, 45, 5, true},  // prefill after a prefix, grouped heads
 		{33, 1, 1, 96, 100, 67, true}, // a head of 96: k_fattn's last value lanes idle
-		{70, 2, 2, 64, 75, 5, true}, // two k_tattn blocks, ragged tiles, after a prefix
+		{70, 2, 2, 64, 75, 5, true},   // two k_tattn blocks, ragged tiles, after a prefix
 	} {
 		q, k, v := randn(s.rows*s.heads*s.hd, 1), randn(s.keys*s.kv*s.hd, 1), randn(s.keys*s.kv*s.hd, 1)
 		l, err := Attention(s.rows, s.heads, s.hd)
