@@ -106,9 +106,10 @@ type Result struct {
 // Generate runs greedy decoding: prefill the prompt, then repeatedly take
 // the argmax of the logits (ties to the lowest id) until EOS, MaxTokens or
 // a repetition loop. A GreedyDecoder whose Greedy is true picks the
-// tokens on its backend; any other Decoder's logits come to Argmax here. emit (may be nil) receives the events synchronously;
-// it must return quickly (hand the event to a channel or a logger), since
-// the loop waits for it.
+// tokens on its backend; any other Decoder's logits come to Argmax here.
+// emit (may be nil) receives the events synchronously; it must return
+// quickly (hand the event to a channel or a logger), since the loop waits
+// for it.
 func Generate(d Decoder, prompt Tensor, opt GenerateOptions, emit func(Event)) (Result, error) {
 	if emit == nil {
 		emit = func(Event) {}
