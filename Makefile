@@ -58,6 +58,8 @@ demo: build plugins
 # BENCHMARKS.md.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./quant/... ./kernels/... ./dicom/...
+	# the tiny model through the CUDA backend with the kernels' source run on the CPU (minutes)
+	MAIRA_KERNEL_SOURCE=1 $(GO) test -count=1 -timeout 30m -run '^TestModelOnKernelSource$$' -v ./runtime/cuda/
 	scripts/bench-quant.sh
 	scripts/bench-dicom.sh
 	mkdir -p build/bench

@@ -1,11 +1,17 @@
 package cuda
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -42,11 +48,15 @@ type standIn struct {
 	graphLaunches, instantiations int
 	updates, refusedUpdates       int
 	failEndCapture                int // fail this many EndCaptures
+
+	exec *kernelSource // when set, launches run the kernels' source on the host
 }
 
 type launchRec struct {
-	name string
-	out  uintptr // the first argument (k_pick's output)
+	name  string
+	out   uintptr  // the first argument (k_pick's output)
+	grid  [3]int32 // grid x, grid y, block (for exec)
+	slots []uint64 // the arguments, as packed (for exec)
 }
 
 func newStandIn(tokens ...int32) *standIn {
@@ -56,6 +66,9 @@ func newStandIn(tokens ...int32) *standIn {
 
 // at returns the n bytes of device memory at p.
 func (f *standIn) at(p uintptr, n uint64) []byte {
+	if f.exec != nil {
+		return f.exec.mem[p-f.exec.base : p-f.exec.base+uintptr(n)]
+	}
 	for base, b := range f.mem {
 		if p >= base && p+uintptr(n) <= base+uintptr(len(b)) {
 			return b[p-base : p-base+uintptr(n)]
@@ -66,9 +79,13 @@ func (f *standIn) at(p uintptr, n uint64) []byte {
 
 func (f *standIn) handle() uintptr { f.handles++; return f.handles }
 
-// run "executes" a launch.
+// run "executes" a launch (with exec, really).
 func (f *standIn) run(l launchRec) {
 	f.ran = append(f.ran, l.name)
+	if f.exec != nil {
+		f.exec.launch(l)
+		return
+	}
 	if l.name == "k_pick" {
 		out := f.at(l.out, 12)
 		id := f.tokens[f.picks%len(f.tokens)]
@@ -119,6 +136,14 @@ func (f *standIn) driver() *driver {
 		cuMemGetInfo:              func(free, total *uint64) result { *free, *total = 7<<30, 8<<30; return 0 },
 		cuMemAlloc: func(p *uintptr, n uint64) result {
 			defer lock()()
+			if f.exec != nil {
+				if f.next+uintptr(n) > uintptr(len(f.exec.mem)) {
+					return 2 // CUDA_ERROR_OUT_OF_MEMORY
+				}
+				*p = f.exec.base + f.next
+				f.next += (uintptr(n) + 255) &^ 255
+				return 0
+			}
 			*p = f.next
 			f.mem[f.next] = make([]byte, n)
 			f.next += (uintptr(n) + 255) &^ 255
@@ -183,9 +208,15 @@ func (f *standIn) driver() *driver {
 			return 0
 		},
 		cuFuncSetAttribute: func(uintptr, int32, int32) result { return 0 },
-		cuLaunchKernel: func(fn uintptr, _, _, _, _, _, _, _ uint32, _ uintptr, params unsafe.Pointer, _ unsafe.Pointer) result {
+		cuLaunchKernel: func(fn uintptr, gx, gy, _, bx, _, _, _ uint32, _ uintptr, params unsafe.Pointer, _ unsafe.Pointer) result {
 			defer lock()()
-			l := launchRec{name: f.funcs[fn], out: uintptr(**(**uint64)(params))}
+			l := launchRec{name: f.funcs[fn], out: uintptr(**(**uint64)(params)), grid: [3]int32{int32(gx), int32(gy), int32(bx)}}
+			if f.exec != nil {
+				ptrs := unsafe.Slice((*unsafe.Pointer)(params), f.exec.nargs[l.name])
+				for _, p := range ptrs {
+					l.slots = append(l.slots, *(*uint64)(p))
+				}
+			}
 			if f.capturing {
 				f.cur = append(f.cur, l)
 			} else {
@@ -511,4 +542,201 @@ func greedy(m *maira.Model, ids []int32, n int, cache dtype.Type) (runtime.Resul
 	}
 	defer m.LLM.Backend().Free(x)
 	return runtime.Generate(s, x, runtime.GenerateOptions{MaxTokens: n, EOS: -1, RepeatGuard: -1}, nil)
+}
+
+// kernelSource runs launches on the host: kernels.cu compiled for the CPU
+// (kernels/cuda/testdata/exec_host.cc, simulated threads as in
+// kernels/cuda's tests) in a process that maps the stand-in's "device
+// memory", a shared file, at the same address, so the pointers among the
+// arguments hold there too.
+type kernelSource struct {
+	mem   []byte
+	base  uintptr
+	nargs map[string]int
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   io.Reader
+}
+
+// newKernelSource compiles the harness and starts it over size bytes of
+// shared memory; it skips the test where clang-16 or the mapping is not
+// to be had.
+func newKernelSource(t *testing.T, size int) *kernelSource {
+	t.Helper()
+	clang, err := exec.LookPath("clang-16")
+	if err != nil {
+		t.Skip("clang-16 not installed: cannot compile the kernels for the host")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "exec_host")
+	src := filepath.Join("..", "..", "kernels", "cuda", "testdata", "exec_host.cc")
+	if out, err := exec.Command(clang, "-x", "c++", "-std=c++20", "-O1", "-ffp-contract=off", "-o", bin, src, "-lm", "-lstdc++", "-pthread").CombinedOutput(); err != nil {
+		t.Fatalf("compiling %s: %v\n%s", src, err, out)
+	}
+	file, err := os.Create(filepath.Join(dir, "device"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if err := file.Truncate(int64(size)); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := syscall.Mmap(int(file.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		t.Skipf("no shared mapping: %v", err)
+	}
+	t.Cleanup(func() { syscall.Munmap(mem) })
+	k := &kernelSource{mem: mem, base: uintptr(unsafe.Pointer(&mem[0])), nargs: map[string]int{}}
+	for name, ps := range ptxParams(t) {
+		k.nargs[name] = len(ps)
+	}
+	k.cmd = exec.Command(bin, file.Name(), fmt.Sprintf("%#x", k.base), fmt.Sprint(size))
+	k.cmd.Stderr = os.Stderr
+	if k.in, err = k.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := k.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.out = out
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.in.Close(); k.cmd.Wait() })
+	return k
+}
+
+// launch runs one kernel to completion.
+func (k *kernelSource) launch(l launchRec) {
+	var b []byte
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(l.name)))
+	b = append(b, l.name...)
+	for _, v := range []int32{l.grid[0], l.grid[1], l.grid[2], int32(len(l.slots))} {
+		b = binary.LittleEndian.AppendUint32(b, uint32(v))
+	}
+	for _, v := range l.slots {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	var ack [1]byte
+	if _, err := k.in.Write(b); err != nil {
+		panic(fmt.Sprintf("kernel source: %s: %v", l.name, err))
+	}
+	if _, err := io.ReadFull(k.out, ack[:]); err != nil || ack[0] != 'k' {
+		panic(fmt.Sprintf("kernel source: %s: %q, %v (the harness died or does not know it; a mapping clash skips nothing here)", l.name, ack[:], err))
+	}
+}
+
+// TestModelOnKernelSource runs the tiny model through the CUDA backend on
+// the stand-in driver with every launch executing the kernels' own
+// source on the host: the Go side's arguments (views, strides, cache
+// offsets, kernel choice) meet the kernels' code for real. F32 weights,
+// F32 cache, exact products: the image embedding and the prompt's logits
+// match the CPU's (cosine >= 0.9999), and the greedy tokens, picked by
+// k_pick with the decode steps replayed from recorded graphs, are the
+// CPU's. A Q8_0 file (the tiny model's heads of 16 do not split into
+// 32s: an F16 cache) checks the 8-bit products: cosines >= 0.999 against
+// the CPU's 8-bit path.
+//
+// It takes minutes (the vocabulary's 32207-row head on simulated
+// threads), so it runs where MAIRA_KERNEL_SOURCE=1 (make bench sets it).
+func TestModelOnKernelSource(t *testing.T) {
+	if os.Getenv("MAIRA_KERNEL_SOURCE") == "" {
+		t.Skip("set MAIRA_KERNEL_SOURCE=1 to run the tiny model on the kernels' source (minutes; make bench does)")
+	}
+	cpu, err := runtime.NewCPU(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	p, _ := testmodel.Lookup("tiny")
+	for _, ty := range []string{"f32", "q8_0"} {
+		rec, _ := convert.ParseRecipe(ty, "", "")
+		path := filepath.Join(t.TempDir(), ty+".gguf")
+		if err := testmodel.WriteGGUF(path, p, rec, testmodel.Options{Seed: 3}); err != nil {
+			t.Fatal(err)
+		}
+		f := newStandIn(0)
+		f.exec = newKernelSource(t, 256<<20)
+		g := standInBackend(t, f)
+		g.SetExactMatMul(ty == "f32")
+		cache := dtype.F32
+		if ty != "f32" {
+			cache = dtype.F16
+		}
+		wantImg, wantLogits, wantTok := runTiny(t, path, cpu, cache)
+		gotImg, gotLogits, gotTok := runTiny(t, path, g, cache)
+		ci, cl := cosine(gotImg, wantImg), cosine(gotLogits, wantLogits)
+		t.Logf("%s: image embedding cosine %.7f, logits cosine %.7f, tokens %v (cpu %v), %d launches, %d as graph steps",
+			ty, ci, cl, gotTok, wantTok, len(f.ran), g.GraphSteps())
+		min := 0.9999
+		if ty != "f32" {
+			min = 0.999
+		}
+		if ci < min || cl < min {
+			t.Errorf("%s: image embedding cosine %.7f, logits cosine %.7f; want >= %g", ty, ci, cl, min)
+		}
+		if ty == "f32" && fmt.Sprint(gotTok) != fmt.Sprint(wantTok) {
+			t.Errorf("%s: tokens %v, the CPU's %v", ty, gotTok, wantTok)
+		}
+		if g.GraphSteps() == 0 {
+			t.Errorf("%s: no decode step ran as a graph", ty)
+		}
+	}
+}
+
+// runTiny encodes a fixed image and generates 5 tokens after a short
+// prompt on b, returning the image embedding, the prompt's logits and
+// the tokens.
+func runTiny(t *testing.T, path string, b runtime.Backend, cache dtype.Type) ([]float32, []float32, []int32) {
+	m, err := maira.Load(path, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	v := m.Header.Vision
+	pix := make([]float32, v.Channels*v.ImageSize*v.ImageSize)
+	for i := range pix {
+		pix[i] = float32(math.Sin(float64(i)*0.013)) * 1.5
+	}
+	feats, emb, err := m.EncodeImage(pix, v.ImageSize, v.ImageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := make([]float32, emb.Rows()*emb.Cols())
+	if err := b.Read(emb, img); err != nil {
+		t.Fatal(err)
+	}
+	b.Free(feats)
+	b.Free(emb)
+	ids := []int32{1, 450, 2143, 310, 278, 3889}
+	s, err := m.LLM.NewSession(len(ids), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.Embed(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := s.Prefill(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Free(x)
+	s.Close()
+	res, err := greedy(m, ids, 5, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, logits, res.Tokens
+}
+
+func cosine(a, b []float32) float64 {
+	var d, aa, bb float64
+	for i := range a {
+		d += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return d / math.Sqrt(aa*bb)
 }

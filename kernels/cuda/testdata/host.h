@@ -123,24 +123,35 @@ DEVICE void mma_f16(float *c, const u32 *a, u32 b0, u32 b1) {
 }
 
 // host_launch runs f over a grid of gx x gy blocks of nt threads, a block
-// at a time.
+// at a time, on nt threads made once: between blocks the main thread
+// makes the block's barriers afresh (a thread that returns early drops
+// out of them) and two gates hold the threads until it has.
 template <typename F> static void host_launch(int gx, int gy, int nt, F f) {
-	for (int by = 0; by < gy; by++)
-		for (int bx = 0; bx < gx; bx++) {
-			HostBlock b;
-			b.block = new std::barrier<>(nt);
-			for (int w = 0; w < (nt + 31) / 32; w++) b.warps.push_back(new std::barrier<>(nt - 32 * w < 32 ? nt - 32 * w : 32));
-			host_block = &b;
-			std::vector<std::thread> ts;
-			for (int t = 0; t < nt; t++)
-				ts.emplace_back([&, t] {
-					host_tid = t, host_ntid = nt, host_bid = bx, host_bidy = by, host_nbid = gx;
+	std::barrier<> start(nt + 1), end(nt + 1);
+	HostBlock b;
+	host_block = &b;
+	std::vector<std::thread> ts;
+	for (int t = 0; t < nt; t++)
+		ts.emplace_back([&, t] {
+			host_tid = t, host_ntid = nt, host_nbid = gx;
+			for (int by = 0; by < gy; by++)
+				for (int bx = 0; bx < gx; bx++) {
+					start.arrive_and_wait();
+					host_bid = bx, host_bidy = by;
 					f();
 					b.warps[t >> 5]->arrive_and_drop();
 					b.block->arrive_and_drop();
-				});
-			for (auto &t : ts) t.join();
-			delete b.block;
-			for (auto *w : b.warps) delete w;
-		}
+					end.arrive_and_wait();
+				}
+		});
+	for (int i = 0; i < gx * gy; i++) {
+		b.block = new std::barrier<>(nt);
+		b.warps.clear();
+		for (int w = 0; w < (nt + 31) / 32; w++) b.warps.push_back(new std::barrier<>(nt - 32 * w < 32 ? nt - 32 * w : 32));
+		start.arrive_and_wait();
+		end.arrive_and_wait();
+		delete b.block;
+		for (auto *w : b.warps) delete w;
+	}
+	for (auto &t : ts) t.join();
 }
