@@ -33,9 +33,10 @@ endif
 test: vet
 	$(GO) test -timeout 8m ./...
 	$(GO) test -tags noasm ./kernels/ ./runtime/ ./models/llama/
-	# the CUDA build (-tags cuda): host logic, the kernels run on the CPU; GPU tests skip without one
+	# the CUDA build (-tags cuda): host logic, the kernels run on the CPU, and (once, here) the
+	# tiny model through the CUDA backend on the kernels' source; GPU tests skip without one
 	$(GO) vet -tags cuda ./runtime/... ./kernels/... ./cmd/maira/
-	$(GO) test -tags cuda ./runtime/cuda/ ./kernels/cuda/
+	MAIRA_KERNEL_SOURCE=1 $(GO) test -tags cuda ./runtime/cuda/ ./kernels/cuda/
 ifneq ($(QEMU),)
 	GOARCH=arm64 $(GO) test -timeout 8m -exec $(QEMU) ./...
 	# arm64 without the dotprod extension (Cortex-A53): the neon variant
@@ -58,8 +59,6 @@ demo: build plugins
 # BENCHMARKS.md.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./quant/... ./kernels/... ./dicom/...
-	# the tiny model through the CUDA backend with the kernels' source run on the CPU (minutes)
-	MAIRA_KERNEL_SOURCE=1 $(GO) test -count=1 -timeout 30m -run '^TestModelOnKernelSource$$' -v ./runtime/cuda/
 	scripts/bench-quant.sh
 	scripts/bench-dicom.sh
 	mkdir -p build/bench

@@ -9,8 +9,8 @@
 
 #ifdef MAIRA_HOST
 // The host build (testdata/*.cc) compiles every kernel for the CPU: each
-// simulated thread of a block is an OS thread, __syncthreads a barrier of
-// the block and a shuffle an exchange between barriers of the warp (see
+// simulated thread of a block is a fiber, __syncthreads a barrier of the
+// block and a shuffle an exchange between barriers of the warp (see
 // testdata/host.h). The tests hold them to quant/dtype and the CPU backend
 // without a GPU.
 #include "testdata/host.h"

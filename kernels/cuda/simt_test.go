@@ -48,7 +48,7 @@ func floatBytes(v []float32) []byte {
 
 // TestBlockKernelsOnHost runs kernels.cu's block kernels (RMSNorm,
 // LayerNorm, the matrix product for every weight type, attention, the greedy pick)
-// on the CPU, every simulated thread an OS thread synchronised as the GPU
+// on the CPU, every simulated thread a fiber synchronised as the GPU
 // would (testdata/host.h), launched with this package's geometry, against
 // the exact CPU backend.
 func TestBlockKernelsOnHost(t *testing.T) {

@@ -638,11 +638,12 @@ func (k *kernelSource) launch(l launchRec) {
 // 32s: an F16 cache) checks the 8-bit products: cosines >= 0.999 against
 // the CPU's 8-bit path.
 //
-// It takes minutes (the vocabulary's 32207-row head on simulated
-// threads), so it runs where MAIRA_KERNEL_SOURCE=1 (make bench sets it).
+// It takes half a minute (the vocabulary's 32207-row head on simulated
+// threads), so it runs where MAIRA_KERNEL_SOURCE=1: make test sets it for
+// one of its runs of this package.
 func TestModelOnKernelSource(t *testing.T) {
 	if os.Getenv("MAIRA_KERNEL_SOURCE") == "" {
-		t.Skip("set MAIRA_KERNEL_SOURCE=1 to run the tiny model on the kernels' source (minutes; make bench does)")
+		t.Skip("set MAIRA_KERNEL_SOURCE=1 to run the tiny model on the kernels' source (half a minute; make test does once)")
 	}
 	cpu, err := runtime.NewCPU(2)
 	if err != nil {

@@ -1,6 +1,6 @@
 // Host harness for TestBlockKernelsOnHost: kernels.cu's block kernels
-// (norms, matrix product, attention, the greedy pick) run on the CPU with threads
-// and barriers standing in for the GPU's (testdata/host.h), launched with
+// (norms, matrix product, attention, the greedy pick) run on the CPU with fibers
+// and barriers standing in for the GPU's threads (testdata/host.h), launched with
 // the geometry the Go side computes.
 // stdin: int32 op, int32 p[10], float f, int32 na, nb, nc, na floats, nb
 // bytes (weights) or floats, nc floats; stdout: int32 n, n floats.
