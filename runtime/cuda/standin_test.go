@@ -635,24 +635,32 @@ func (k *kernelSource) launch(l launchRec) {
 // match the CPU's (cosine >= 0.9999), and the greedy tokens, picked by
 // k_pick with the decode steps replayed from recorded graphs, are the
 // CPU's. A Q8_0 file (the tiny model's heads of 16 do not split into
-// 32s: an F16 cache) checks the 8-bit products: cosines >= 0.999 against
-// the CPU's 8-bit path.
+// 32s: an F16 cache) checks the 8-bit products, and the small model in
+// the shipped recipe (heads of 64) the tensor cores' GEMM and attention
+// and the Q8 cache: cosines >= 0.999 against the CPU's 8-bit path.
 //
-// It takes half a minute (the vocabulary's 32207-row head on simulated
+// It takes over a minute (the vocabulary's 32207-row head on simulated
 // threads), so it runs where MAIRA_KERNEL_SOURCE=1: make test sets it for
 // one of its runs of this package.
 func TestModelOnKernelSource(t *testing.T) {
 	if os.Getenv("MAIRA_KERNEL_SOURCE") == "" {
-		t.Skip("set MAIRA_KERNEL_SOURCE=1 to run the tiny model on the kernels' source (half a minute; make test does once)")
+		t.Skip("set MAIRA_KERNEL_SOURCE=1 to run the tiny and small models on the kernels' source (a minute; make test does once)")
 	}
 	cpu, err := runtime.NewCPU(2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cpu.Close()
-	p, _ := testmodel.Lookup("tiny")
-	for _, ty := range []string{"f32", "q8_0"} {
+	for _, ty := range []string{"f32", "q8_0", "small"} {
+		p, _ := testmodel.Lookup("tiny")
 		rec, _ := convert.ParseRecipe(ty, "", "")
+		if ty == "small" {
+			// the shipped recipe on heads of 64: Q8_0 encoder and Q4_K
+			// decoder through k_gemmq, k_tattn64 for the encoder's 1370
+			// rows and the prompt, the Q8 cache, Q6_K embeddings and head
+			p, _ = testmodel.Lookup("small")
+			rec = convert.DefaultRecipe()
+		}
 		path := filepath.Join(t.TempDir(), ty+".gguf")
 		if err := testmodel.WriteGGUF(path, p, rec, testmodel.Options{Seed: 3}); err != nil {
 			t.Fatal(err)
@@ -661,10 +669,7 @@ func TestModelOnKernelSource(t *testing.T) {
 		f.exec = newKernelSource(t, 256<<20)
 		g := standInBackend(t, f)
 		g.SetExactMatMul(ty == "f32")
-		cache := dtype.F32
-		if ty != "f32" {
-			cache = dtype.F16
-		}
+		cache := map[string]dtype.Type{"f32": dtype.F32, "q8_0": dtype.F16, "small": dtype.Q8_0}[ty]
 		wantImg, wantLogits, wantTok := runTiny(t, path, cpu, cache)
 		gotImg, gotLogits, gotTok := runTiny(t, path, g, cache)
 		ci, cl := cosine(gotImg, wantImg), cosine(gotLogits, wantLogits)
