@@ -408,14 +408,14 @@ func TestTinyModel(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantImg, gotImg := encodeImage(t, path, c), encodeImage(t, path, g)
-			if ci := cosine(gotImg, wantImg); ci < 0.9999 && (ty == "f32" || ty == "f16") {
+			if ci := cuda.Cosine(gotImg, wantImg); ci < 0.9999 && (ty == "f32" || ty == "f16") {
 				t.Errorf("%s: image embedding cosine %.7f < 0.9999", ty, ci)
 			} else {
 				t.Logf("%s: image embedding cosine %.7f", ty, ci)
 			}
 			want, wantTok := decode(t, path, c)
 			got, gotTok := decode(t, path, g)
-			cos := cosine(got, want)
+			cos := cuda.Cosine(got, want)
 			t.Logf("%s: logits cosine %.7f, tokens %v (cpu %v)", ty, cos, gotTok, wantTok)
 			if (ty == "f32" || ty == "f16") && cos < 0.9999 {
 				t.Errorf("%s: logits cosine %.7f < 0.9999", ty, cos)
@@ -431,26 +431,15 @@ func TestTinyModel(t *testing.T) {
 	}
 }
 
-// encodeImage runs the image encoder and projector on b over a fixed
-// image and returns the projected embedding.
+// encodeImage runs the image encoder and projector of the model at path
+// on b over a fixed image and returns the projected embedding.
 func encodeImage(t *testing.T, path string, b runtime.Backend) []float32 {
 	m, err := maira.Load(path, b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	v := m.Header.Vision
-	pix := make([]float32, v.Channels*v.ImageSize*v.ImageSize)
-	for i := range pix {
-		pix[i] = float32(math.Sin(float64(i)*0.013)) * 1.5
-	}
-	feats, emb, err := m.EncodeImage(pix, v.ImageSize, v.ImageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Free(feats)
-	defer b.Free(emb)
-	return read(t, b, emb)
+	return cuda.EncodeFixedImage(t, m)
 }
 
 // decode prefills a prompt and greedily decodes 16 tokens on b, returning
@@ -521,14 +510,4 @@ func decode(t *testing.T, path string, b runtime.Backend) ([]float32, []int32) {
 		}
 	}
 	return first, toks
-}
-
-func cosine(a, b []float32) float64 {
-	var d, aa, bb float64
-	for i := range a {
-		d += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return d / math.Sqrt(aa*bb)
 }

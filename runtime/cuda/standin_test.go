@@ -672,7 +672,7 @@ func TestModelOnKernelSource(t *testing.T) {
 		cache := map[string]dtype.Type{"f32": dtype.F32, "q8_0": dtype.F16, "small": dtype.Q8_0}[ty]
 		wantImg, wantLogits, wantTok := runTiny(t, path, cpu, cache)
 		gotImg, gotLogits, gotTok := runTiny(t, path, g, cache)
-		ci, cl := cosine(gotImg, wantImg), cosine(gotLogits, wantLogits)
+		ci, cl := Cosine(gotImg, wantImg), Cosine(gotLogits, wantLogits)
 		t.Logf("%s: image embedding cosine %.7f, logits cosine %.7f, tokens %v (cpu %v), %d launches, %d as graph steps",
 			ty, ci, cl, gotTok, wantTok, len(f.ran), g.GraphSteps())
 		min := 0.9999
@@ -700,21 +700,7 @@ func runTiny(t *testing.T, path string, b runtime.Backend, cache dtype.Type) ([]
 		t.Fatal(err)
 	}
 	defer m.Close()
-	v := m.Header.Vision
-	pix := make([]float32, v.Channels*v.ImageSize*v.ImageSize)
-	for i := range pix {
-		pix[i] = float32(math.Sin(float64(i)*0.013)) * 1.5
-	}
-	feats, emb, err := m.EncodeImage(pix, v.ImageSize, v.ImageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := make([]float32, emb.Rows()*emb.Cols())
-	if err := b.Read(emb, img); err != nil {
-		t.Fatal(err)
-	}
-	b.Free(feats)
-	b.Free(emb)
+	img := EncodeFixedImage(t, m)
 	ids := []int32{1, 450, 2143, 310, 278, 3889}
 	s, err := m.LLM.NewSession(len(ids), cache)
 	if err != nil {
@@ -737,7 +723,32 @@ func runTiny(t *testing.T, path string, b runtime.Backend, cache dtype.Type) ([]
 	return img, logits, res.Tokens
 }
 
-func cosine(a, b []float32) float64 {
+// EncodeFixedImage runs m's image encoder and projector over a fixed
+// image and returns the projected embedding (the GPU tests' too: this
+// file's exported helpers are the external test package's).
+func EncodeFixedImage(t *testing.T, m *maira.Model) []float32 {
+	t.Helper()
+	b := m.LLM.Backend()
+	v := m.Header.Vision
+	pix := make([]float32, v.Channels*v.ImageSize*v.ImageSize)
+	for i := range pix {
+		pix[i] = float32(math.Sin(float64(i)*0.013)) * 1.5
+	}
+	feats, emb, err := m.EncodeImage(pix, v.ImageSize, v.ImageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Free(feats)
+	defer b.Free(emb)
+	img := make([]float32, emb.Rows()*emb.Cols())
+	if err := b.Read(emb, img); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// Cosine is the cosine similarity of a and b, in float64.
+func Cosine(a, b []float32) float64 {
 	var d, aa, bb float64
 	for i := range a {
 		d += float64(a[i]) * float64(b[i])
