@@ -54,7 +54,6 @@ type Backend struct {
 	ready      *stepAhead // the step recorded ahead, if any
 	stepped    bool
 	recording  bool
-	direct     bool // inside Context.Direct: launches call the driver on this thread
 	graphFails int
 	graphNote  string // why steps run without graphs, once they do
 	graphSteps int    // steps launched as graphs
@@ -263,10 +262,6 @@ func (b *Backend) launchKeep(name string, l kc.Launch, args ...any) {
 		panic("cuda: no kernel " + name)
 	}
 	g := Grid{Grid: Dim3{X: l.GridX, Y: l.GridY}, Block: Dim3{X: l.Block}, Shared: l.Shared}
-	if b.direct {
-		b.fail(f.LaunchDirect(g, args...))
-		return
-	}
 	b.fail(f.Launch(g, args...))
 }
 
@@ -923,26 +918,8 @@ const maxGraphFails = 3
 // are then in place, and capture never allocates. A recording that fails
 // runs nothing (the step then runs directly), and after maxGraphFails
 // failures graphs are off (Describe says why). Freeing device memory
-// drops a recording made ahead. The whole call runs inside
-// Context.Direct: its launches call the driver from this thread, without
-// a hop each.
+// drops a recording made ahead.
 func (b *Backend) RunStep(key any, pos int, next bool, step func(pos int)) error {
-	return b.c.Direct(func() error {
-		b.direct = true
-		defer func() { b.direct = false }()
-		return b.runStep(key, pos, next, step)
-	})
-}
-
-// stepAhead is a step recorded ahead: which, at which position, in which
-// of the two graphs.
-type stepAhead struct {
-	key  any
-	pos  int
-	slot int
-}
-
-func (b *Backend) runStep(key any, pos int, next bool, step func(int)) error {
 	graphs := b.graphFails < maxGraphFails && b.c.HasGraphs()
 	ready := b.ready
 	b.ready = nil
@@ -972,6 +949,14 @@ func (b *Backend) runStep(key any, pos int, next bool, step func(int)) error {
 		}
 	}
 	return nil
+}
+
+// stepAhead is a step recorded ahead: which, at which position, in which
+// of the two graphs.
+type stepAhead struct {
+	key  any
+	pos  int
+	slot int
 }
 
 // record captures fn's launches into graph slot (instantiated, or

@@ -193,11 +193,10 @@ func (c *Context) Do(f func() error) error {
 }
 
 // Direct runs f with the calling goroutine locked to its OS thread and
-// the context current there, so the driver calls f makes (kernel
-// launches: Launch uses it for each, LaunchDirect inside one) run on that
-// thread instead of hopping to the context's (a channel round trip,
-// microseconds: for a decode step of hundreds of launches, as long as the
-// GPU's work on a big GPU). The driver is thread-safe, a context may be
+// the context current there, so the driver calls f makes (Launch uses it
+// for each kernel) run on that thread instead of hopping to the
+// context's (a channel round trip, microseconds: for a decode step of
+// hundreds of launches, as long as the GPU's work on a big GPU). The driver is thread-safe, a context may be
 // current on several threads, and the one stream keeps the order of what
 // the backend's one goroutine queues; Do-based calls inside f still work.
 // The thread keeps the context current afterwards, which nothing else on

@@ -197,16 +197,6 @@ func packParams(args []any) (*params, error) {
 // Launch queues f on the context's stream with geometry g and the kernel's
 // arguments (see packParams; an int passes as int32).
 func (f *Func) Launch(g Grid, args ...any) error {
-	return f.launch(false, g, args)
-}
-
-// LaunchDirect is Launch from inside Context.Direct, which is already
-// locked to its thread with the context current there.
-func (f *Func) LaunchDirect(g Grid, args ...any) error {
-	return f.launch(true, g, args)
-}
-
-func (f *Func) launch(direct bool, g Grid, args []any) error {
 	if err := g.Check(); err != nil {
 		return fmt.Errorf("kernel %s: %v", f.Name, err)
 	}
@@ -231,14 +221,10 @@ func (f *Func) launch(direct bool, g Grid, args []any) error {
 		}
 		return nil
 	}
-	if direct {
-		err = call()
-	} else {
-		// on this goroutine's thread, the context made current there:
-		// no hop to the context's thread (a channel round trip, several
-		// microseconds: the encoder's 300 launches would spend ms on it)
-		err = c.Direct(call)
-	}
+	// on this goroutine's thread, the context made current there: no hop
+	// to the context's thread (a channel round trip, several
+	// microseconds: a decode step's 600 launches would spend ms on it)
+	err = c.Direct(call)
 	goruntime.KeepAlive(p)
 	return err
 }
